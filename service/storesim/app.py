@@ -1,0 +1,37 @@
+"""The storesim application factory."""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.handlers import asgi
+from litestar.types import Receive, Scope, Send
+
+from .catalog import load_product_documents
+from .control import ControlPlane
+from .render import Renderer
+from .sim import Sim, SimConfig
+from .wordpress import WordPress
+
+
+def create_app(config: SimConfig | None = None) -> Litestar:
+    """A Litestar app serving the simulated store and its ``/__sim/`` control plane."""
+    sim = Sim(config or SimConfig())
+    renderer = Renderer(load_product_documents())
+    wordpress = WordPress(sim, renderer)
+
+    async def serve(scope: Scope, receive: Receive, send: Send) -> None:
+        await wordpress(scope, receive, send)  # type: ignore[arg-type]
+
+    handlers = [
+        asgi("/wp-json", is_mount=True, name="wp-json", copy_scope=False)(serve),
+        asgi("/index.php", is_mount=True, name="index-php", copy_scope=False)(serve),
+        asgi("/checkout", is_mount=True, name="checkout", copy_scope=False)(serve),
+        asgi("/", name="root", copy_scope=False)(serve),
+        ControlPlane,
+    ]
+    return Litestar(
+        route_handlers=handlers,
+        state=State({"sim": sim, "renderer": renderer}),
+        openapi_config=None,
+    )

@@ -1,0 +1,296 @@
+"""The cart engine: session state and the mutations of the Store API cart routes.
+
+Each mutation validates in the order WooCommerce 8.9.1 does and raises the same
+error (code, status, message) the real store answered in the recordings.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import catalog
+from .catalog import MAX_QUANTITY, Product
+from .errors import StoreError, invalid_param
+
+BILLING_FIELDS = (
+    "first_name", "last_name", "company", "address_1", "address_2",
+    "city", "state", "postcode", "country", "email", "phone",
+)
+SHIPPING_FIELDS = tuple(f for f in BILLING_FIELDS if f != "email")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_POSTCODE_RULES: dict[str, re.Pattern[str]] = {
+    "US": re.compile(r"^\d{5}(-\d{4})?$"),
+    "CA": re.compile(r"^[ABCEGHJKLMNPRSTVXY]\d[ABCEGHJ-NPRSTV-Z] ?\d[ABCEGHJ-NPRSTV-Z]\d$"),
+    "DE": re.compile(r"^\d{5}$"),
+    "GB": re.compile(r"^[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}$"),
+}
+
+
+def _default_address(fields: tuple[str, ...]) -> dict[str, str]:
+    address = dict.fromkeys(fields, "")
+    address["country"] = catalog.STORE_COUNTRY
+    address["state"] = catalog.STORE_STATE
+    return address
+
+
+@dataclass(slots=True)
+class Line:
+    """One cart line: a product (or variation) and its quantity."""
+
+    key: str
+    product_id: int  # the variation's id for variations
+    quantity: int
+    variation: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def product(self) -> Product:
+        return catalog.PRODUCTS[self.product_id]
+
+
+@dataclass(slots=True)
+class CartState:
+    """Everything a WooCommerce session holds about one cart."""
+
+    lines: dict[str, Line] = field(default_factory=dict)
+    coupons: list[str] = field(default_factory=list)
+    chosen_shipping: dict[str, str] = field(default_factory=dict)
+    billing: dict[str, str] = field(default_factory=lambda: _default_address(BILLING_FIELDS))
+    shipping: dict[str, str] = field(default_factory=lambda: _default_address(SHIPPING_FIELDS))
+
+    def copy(self) -> CartState:
+        return copy.deepcopy(self)
+
+    def is_empty(self) -> bool:
+        return not self.lines
+
+    def quantity_of(self, product_id: int) -> int:
+        return sum(line.quantity for line in self.lines.values() if line.product_id == product_id)
+
+
+def line_key(product: Product, variation: tuple[tuple[str, str], ...]) -> str:
+    """WooCommerce's ``generate_cart_id``: md5 of ``parent_variation_keyvalue...``."""
+    if product.type == "variation":
+        parts = [str(product.parent_id), str(product.id)]
+        if variation:
+            parts.append("".join(k.strip() + v.strip() for k, v in variation))
+    else:
+        parts = [str(product.id)]
+    return hashlib.md5("_".join(parts).encode(), usedforsecurity=False).hexdigest()
+
+
+def quantity_limits(product: Product, line_exists: bool = True) -> dict[str, Any]:
+    if product.sold_individually:
+        return {"minimum": 1, "maximum": 1, "multiple_of": 1, "editable": not line_exists}
+    maximum = MAX_QUANTITY
+    if product.stock is not None:
+        maximum = min(maximum, product.stock)
+    return {"minimum": 1, "maximum": maximum, "multiple_of": 1, "editable": True}
+
+
+def _validate_quantity(quantity: int, product: Product, line_exists: bool) -> None:
+    limits = quantity_limits(product, line_exists)
+    if not limits["editable"]:
+        raise StoreError(
+            "readonly_quantity",
+            "This item is already in the cart and its quantity cannot be edited",
+            400,
+        )
+    if quantity > limits["maximum"]:
+        raise StoreError(
+            "invalid_quantity",
+            f"The maximum quantity that can be added to the cart is {limits['maximum']}",
+            400,
+        )
+    if quantity < limits["minimum"]:
+        raise StoreError(
+            "invalid_quantity",
+            f"The minimum quantity that can be added to the cart is {limits['minimum']}",
+            400,
+        )
+
+
+def _invalid_product() -> StoreError:
+    return StoreError(
+        "woocommerce_rest_cart_invalid_product", "This product cannot be added to the cart.", 400
+    )
+
+
+def _resolve_variation(parent: Product, requested: Any) -> Product:
+    """Find the variation matching ``[{attribute, value}]`` by taxonomy, label or name."""
+    no_match = StoreError(
+        "woocommerce_rest_variation_id_from_variation_data", "No matching variation found.", 400
+    )
+    if not isinstance(requested, list):
+        raise no_match
+    wanted: dict[str, str] = {}
+    for attribute in catalog.VARIATION_ATTRIBUTES.get(parent.id, ()):
+        names = {
+            attribute.name.lower(), attribute.label.lower(), attribute.cart_key.lower(),
+        }
+        for entry in requested:
+            if not isinstance(entry, dict):
+                continue
+            if str(entry.get("attribute", "")).strip().lower() in names:
+                value = str(entry.get("value", ""))
+                slugs = {slug for slug, _ in attribute.terms}
+                if attribute.is_taxonomy:
+                    value = value.strip().lower()
+                if value in slugs:
+                    wanted[attribute.cart_key] = value
+    variation = catalog.find_variation(parent.id, wanted)
+    if variation is None:
+        raise no_match
+    return variation
+
+
+def add_item(state: CartState, product_id: int, quantity: int, variation: Any) -> Line | None:
+    """``cart/add-item``: add ``quantity`` (may be 0 or negative) of a product."""
+    product = catalog.PRODUCTS.get(product_id)
+    if product is None:
+        raise _invalid_product()
+    if product.is_variable:
+        product = _resolve_variation(product, variation)
+    if not product.in_stock:
+        raise StoreError(
+            "woocommerce_rest_product_out_of_stock",
+            f"You cannot add &quot;{product.name}&quot; to the cart because the product is "
+            "out of stock.",
+            400,
+        )
+    if product.stock is not None and product.stock < state.quantity_of(product.id) + quantity:
+        raise StoreError(
+            "woocommerce_rest_product_partially_out_of_stock",
+            f"You cannot add that amount of &quot;{product.name}&quot; to the cart because "
+            f"there is not enough stock ({product.stock} remaining).",
+            400,
+        )
+    key = line_key(product, product.attributes)
+    existing = state.lines.get(key)
+    if existing is not None:
+        new_quantity = existing.quantity + quantity
+        _validate_quantity(new_quantity, product, line_exists=True)
+        existing.quantity = new_quantity
+        return existing
+    if quantity <= 0:
+        return None
+    _validate_quantity(quantity, product, line_exists=False)
+    line = Line(key, product.id, quantity, product.attributes)
+    state.lines[key] = line
+    return line
+
+
+def _line_or_409(state: CartState, key: Any, message: str) -> Line:
+    line = state.lines.get(key) if isinstance(key, str) else None
+    if line is None:
+        raise StoreError("woocommerce_rest_cart_invalid_key", message, 409, with_cart=True)
+    return line
+
+
+def update_item(state: CartState, key: Any, quantity: int) -> Line:
+    """``cart/update-item``: set the quantity of a line."""
+    line = _line_or_409(state, key, "Cart item does not exist.")
+    _validate_quantity(quantity, line.product, line_exists=True)
+    line.quantity = quantity
+    return line
+
+
+def remove_item(state: CartState, key: Any) -> None:
+    line = _line_or_409(state, key, "Cart item no longer exists or is invalid.")
+    del state.lines[line.key]
+
+
+def get_line(state: CartState, key: str) -> Line:
+    return _line_or_409(state, key, "Cart item does not exist.")
+
+
+def format_coupon_code(code: Any) -> str:
+    return str(code if code is not None else "").strip().lower()
+
+
+def apply_coupon(state: CartState, raw_code: Any, items_subtotal_cents: int) -> str:
+    code = format_coupon_code(raw_code)
+    if code in state.coupons:
+        raise StoreError(
+            "woocommerce_rest_cart_coupon_error",
+            f'Coupon code "{code}" has already been applied.',
+            400,
+        )
+    coupon = catalog.COUPONS.get(code)
+    if coupon is None:
+        raise StoreError(
+            "woocommerce_rest_cart_coupon_error", f"Coupon &quot;{code}&quot; does not exist!", 400
+        )
+    invalid = coupon_invalid_reason(coupon, items_subtotal_cents)
+    if invalid:
+        raise StoreError("woocommerce_rest_cart_coupon_error", invalid, 400)
+    state.coupons.append(code)
+    return code
+
+
+def coupon_invalid_reason(coupon: catalog.Coupon, items_subtotal_cents: int) -> str | None:
+    if coupon.expired:
+        return "This coupon has expired."
+    if coupon.minimum_spend_cents is not None and items_subtotal_cents < coupon.minimum_spend_cents:
+        amount = coupon.minimum_spend_cents
+        return f"The minimum spend for this coupon is &#036;{amount // 100}.{amount % 100:02d}."
+    return None
+
+
+def remove_coupon(state: CartState, raw_code: Any) -> None:
+    code = format_coupon_code(raw_code)
+    if code not in state.coupons:
+        raise StoreError(
+            "woocommerce_rest_cart_coupon_invalid_code",
+            "Coupon cannot be removed because it is not already applied to the cart.",
+            409,
+            with_cart=True,
+        )
+    state.coupons.remove(code)
+
+
+def _validate_address(name: str, address: dict[str, str]) -> None:
+    country = address.get("country", "")
+    rule = _POSTCODE_RULES.get(country)
+    postcode = address.get("postcode", "")
+    if rule and postcode and not rule.match(postcode.upper()):
+        raise invalid_param(name, "The provided postcode / ZIP is not valid", "invalid_postcode")
+
+
+def update_customer(state: CartState, billing: Any, shipping: Any) -> None:
+    """``cart/update-customer``: merge partial addresses, as WooCommerce does."""
+    updates: list[tuple[str, dict[str, str], tuple[str, ...], Any]] = [
+        ("billing_address", state.billing, BILLING_FIELDS, billing),
+        ("shipping_address", state.shipping, SHIPPING_FIELDS, shipping),
+    ]
+    merged: dict[str, dict[str, str]] = {}
+    for name, current, fields, given in updates:
+        if given is None:
+            continue
+        if not isinstance(given, dict):
+                raise invalid_param(name, f"{name} is not of type object.", "rest_invalid_type")
+        address = dict(current)
+        for key in fields:
+            if key in given and given[key] is not None:
+                address[key] = str(given[key]).strip()
+        if "email" in address and address["email"] and not _EMAIL.match(address["email"]):
+            address["email"] = ""
+        if address.get("postcode"):
+            address["postcode"] = address["postcode"].upper()
+        _validate_address(name, address)
+        merged[name] = address
+    if "billing_address" in merged:
+        state.billing = merged["billing_address"]
+    if "shipping_address" in merged:
+        state.shipping = merged["shipping_address"]
+
+
+def select_shipping_rate(state: CartState, package_id: Any, rate_id: str) -> None:
+    """``cart/select-shipping-rate``: stored as given; an unknown rate falls back at totals."""
+    if package_id is None:
+        state.chosen_shipping = {"0": rate_id, **{k: rate_id for k in state.chosen_shipping}}
+    else:
+        state.chosen_shipping[str(package_id)] = rate_id

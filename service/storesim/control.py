@@ -1,0 +1,156 @@
+"""The control plane under ``/__sim/``: latency, race, faults, rate limits, clock, tokens.
+
+Tests and benchmarks drive the simulator through it; it is not part of WooCommerce.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, get, post, put
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from .render import Renderer
+from .sim import Faults, Latency, RateLimit, Sim
+
+
+class _Strict(msgspec.Struct, forbid_unknown_fields=True):
+    pass
+
+
+class LatencyIn(_Strict):
+    fixed_ms: float | None = None
+    jitter_ms: float | None = None
+    batch_base_ms: float | None = None
+    batch_per_request_ms: float | None = None
+    profile: str | None = None  # "off" | "realistic"
+
+
+class RaceIn(_Strict):
+    enabled: bool
+    window_ms: float | None = None
+
+
+class FaultsIn(_Strict):
+    error_rate: float = 0.0
+    hang_rate: float = 0.0
+    drop_rate: float = 0.0
+    next_errors: int = 0
+    next_hangs: int = 0
+    next_drops: int = 0
+    hang_seconds: float = 30.0
+    when: str = "before"
+    match: str = ""
+    seed: int | None = None
+
+
+class RateLimitIn(_Strict):
+    enabled: bool
+    limit: int = 25
+    seconds: int = 10
+    proxy_support: bool = False
+
+
+class ClockIn(_Strict):
+    advance_seconds: float
+
+
+class SignIn(_Strict):
+    payload: dict[str, Any]
+
+
+class TokenIn(_Strict):
+    token: str
+
+
+def _sim(request: Request[Any, Any, Any]) -> Sim:
+    sim: Sim = request.app.state.sim
+    return sim
+
+
+class ControlPlane(Controller):
+    path = "/__sim"
+    include_in_schema = False
+
+    @get("/state")
+    async def state(self, request: Request[Any, Any, Any]) -> dict[str, Any]:
+        return _sim(request).describe()
+
+    @post("/reset", status_code=200)
+    async def reset(self, request: Request[Any, Any, Any]) -> dict[str, Any]:
+        sim = _sim(request)
+        sim.reset()
+        return sim.describe()
+
+    @put("/latency")
+    async def latency(self, request: Request[Any, Any, Any], data: JSONBody[LatencyIn]) -> dict[str, Any]:
+        sim = _sim(request)
+        if data.profile == "realistic":
+            sim.latency = Latency.realistic()
+        elif data.profile == "off":
+            sim.latency = Latency()
+        changes = {k: v for k, v in msgspec.structs.asdict(data).items()
+                   if v is not None and k != "profile"}
+        sim.latency = replace(sim.latency, **changes)
+        return sim.describe()
+
+    @put("/race")
+    async def race(self, request: Request[Any, Any, Any], data: JSONBody[RaceIn]) -> dict[str, Any]:
+        sim = _sim(request)
+        sim.race = data.enabled
+        if data.window_ms is not None:
+            sim.race_window_ms = data.window_ms
+        return sim.describe()
+
+    @put("/faults")
+    async def faults(self, request: Request[Any, Any, Any], data: JSONBody[FaultsIn]) -> dict[str, Any]:
+        sim = _sim(request)
+        if data.when not in ("before", "after"):
+            raise msgspec.ValidationError("when must be 'before' or 'after'")
+        sim.faults = Faults(**msgspec.structs.asdict(data))
+        return sim.describe()
+
+    @put("/rate-limit")
+    async def rate_limit(self, request: Request[Any, Any, Any], data: JSONBody[RateLimitIn]
+                         ) -> dict[str, Any]:
+        sim = _sim(request)
+        sim.rate_limit = RateLimit(**msgspec.structs.asdict(data))
+        sim._windows.clear()
+        return sim.describe()
+
+    @post("/clock", status_code=200)
+    async def clock(self, request: Request[Any, Any, Any], data: JSONBody[ClockIn]) -> dict[str, Any]:
+        sim = _sim(request)
+        sim.clock_offset += data.advance_seconds
+        return {"now": sim.now(), "clock_offset": sim.clock_offset}
+
+    @post("/tokens", status_code=200)
+    async def sign(self, request: Request[Any, Any, Any], data: JSONBody[SignIn]) -> dict[str, str]:
+        return {"token": _sim(request).signer.sign(data.payload)}
+
+    @post("/tokens/expire", status_code=200)
+    async def expire(self, request: Request[Any, Any, Any], data: JSONBody[TokenIn]) -> dict[str, str]:
+        sim = _sim(request)
+        payload = sim.signer.decode(data.token)
+        if payload is None:
+            raise NotFoundException("not a token of this store")
+        now = int(sim.now())
+        return {"token": sim.signer.sign({**payload, "exp": now - 60, "iat": now})}
+
+    @get("/nonce")
+    async def nonce(self, request: Request[Any, Any, Any], ticks_ago: FromQuery[int] = 0) -> dict[str, str]:
+        sim = _sim(request)
+        tick = sim.nonces.tick(sim.now()) - ticks_ago
+        return {"nonce": sim.nonces.for_tick(tick)}
+
+    @get("/sessions/{user_id:str}")
+    async def session(self, request: Request[Any, Any, Any], user_id: FromPath[str]) -> dict[str, Any]:
+        sim = _sim(request)
+        if user_id not in sim.sessions:
+            raise NotFoundException(f"no session {user_id}")
+        renderer: Renderer = request.app.state.renderer
+        site = f"{request.url.scheme}://{request.url.netloc}"
+        return renderer.cart(sim.sessions[user_id], site)

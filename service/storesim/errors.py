@@ -1,0 +1,68 @@
+"""Store API errors, raised inside routes and rendered as WordPress renders them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class StoreError(Exception):
+    """A WordPress REST error: ``{"code", "message", "data": {"status", ...}}``.
+
+    ``phase`` tells where WordPress would have produced it: ``"args"`` errors come
+    from argument validation before the route callback runs (the answer then carries
+    no Nonce or Cart-Token headers), ``"route"`` errors from inside the callback.
+    """
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        status: int,
+        *,
+        data: dict[str, Any] | None = None,
+        with_cart: bool = False,
+        phase: str = "route",
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+        self.data = data or {}
+        self.with_cart = with_cart
+        self.phase = phase
+
+    def body(self, cart: dict[str, Any] | None = None) -> dict[str, Any]:
+        data: dict[str, Any] = {"status": self.status, **self.data}
+        if self.with_cart and cart is not None:
+            data["cart"] = cart
+        return {"code": self.code, "message": self.message, "data": data}
+
+
+def missing_params(*names: str) -> StoreError:
+    return StoreError(
+        "rest_missing_callback_param",
+        f"Missing parameter(s): {', '.join(names)}",
+        400,
+        data={"params": list(names)},
+        phase="args",
+    )
+
+
+def invalid_param(name: str, message: str, detail_code: str, detail_data: Any = None) -> StoreError:
+    return StoreError(
+        "rest_invalid_param",
+        f"Invalid parameter(s): {name}",
+        400,
+        data={
+            "params": {name: message},
+            "details": {name: {"code": detail_code, "message": message, "data": detail_data}},
+        },
+        phase="args",
+    )
+
+
+def no_route() -> StoreError:
+    return StoreError(
+        "rest_no_route", "No route was found matching the URL and request method.", 404,
+        phase="args",
+    )
