@@ -1,7 +1,8 @@
 """Extract storesim's catalogue from the recordings of the real store.
 
 Run once when the recordings change:
-    python tools/extract_catalog.py ../shared/recordings/storeapi service/storesim/data/products.json
+    python tools/extract_catalog.py ../shared/recordings/storeapi \
+        service/storesim/data/products.json
 
 The product JSON is kept exactly as the real store served it, with the site URL
 replaced by a placeholder that storesim fills with its own base URL.

@@ -29,15 +29,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="storesim", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8181)
-    parser.add_argument("--latency", type=_latency, default=Latency(),
-                        help="off (default), realistic (80±20 ms; batch 60+15/request), "
-                             "or FIXED:JITTER:BATCH_BASE:PER_REQUEST in ms")
-    parser.add_argument("--no-race", action="store_true",
-                        help="serialise requests per session (the real store does not)")
-    parser.add_argument("--race-window-ms", type=float, default=5.0,
-                        help="minimum time between reading and writing a session on writes")
-    parser.add_argument("--rate-limit", metavar="LIMIT/SECONDS", default=None,
-                        help="enable WooCommerce's rate limiting, e.g. 25/10")
+    parser.add_argument(
+        "--latency",
+        type=_latency,
+        default=Latency(),
+        help="off (default), realistic (80±20 ms; batch 60+15/request), "
+        "or FIXED:JITTER:BATCH_BASE:PER_REQUEST in ms",
+    )
+    parser.add_argument(
+        "--no-race",
+        action="store_true",
+        help="serialise requests per session (the real store does not)",
+    )
+    parser.add_argument(
+        "--race-window-ms",
+        type=float,
+        default=5.0,
+        help="minimum time between reading and writing a session on writes",
+    )
+    parser.add_argument(
+        "--rate-limit",
+        metavar="LIMIT/SECONDS",
+        default=None,
+        help="enable WooCommerce's rate limiting, e.g. 25/10",
+    )
     parser.add_argument("--secret", default="", help="token/nonce secret (random by default)")
     parser.add_argument("--log-level", default="warning")
     return parser.parse_args(argv)
@@ -48,18 +63,24 @@ def config_from(args: argparse.Namespace) -> SimConfig:
     if args.rate_limit:
         limit, _, seconds = args.rate_limit.partition("/")
         rate_limit = RateLimit(True, int(limit), int(seconds or 10))
-    return SimConfig(latency=args.latency, race=not args.no_race,
-                     race_window_ms=args.race_window_ms, rate_limit=rate_limit,
-                     secret=args.secret)
+    return SimConfig(
+        latency=args.latency,
+        race=not args.no_race,
+        race_window_ms=args.race_window_ms,
+        rate_limit=rate_limit,
+        secret=args.secret,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     app = create_app(config_from(args))
-    print(f"storesim: http://{args.host}:{args.port}/wp-json/wc/store/v1/", file=sys.stderr,
-          flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
-                access_log=False)
+    print(
+        f"storesim: http://{args.host}:{args.port}/wp-json/wc/store/v1/",
+        file=sys.stderr,
+        flush=True,
+    )
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
 
 
 if __name__ == "__main__":

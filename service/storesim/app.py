@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.handlers import asgi
-from litestar.types import Receive, Scope, Send
+from litestar.types import ControllerRouterHandler, Receive, Scope, Send
 
 from .catalog import load_product_documents
 from .control import ControlPlane
@@ -23,7 +23,7 @@ def create_app(config: SimConfig | None = None) -> Litestar:
     async def serve(scope: Scope, receive: Receive, send: Send) -> None:
         await wordpress(scope, receive, send)  # type: ignore[arg-type]
 
-    handlers = [
+    handlers: list[ControllerRouterHandler] = [
         asgi("/wp-json", is_mount=True, name="wp-json", copy_scope=False)(serve),
         asgi("/index.php", is_mount=True, name="index-php", copy_scope=False)(serve),
         asgi("/checkout", is_mount=True, name="checkout", copy_scope=False)(serve),

@@ -6,7 +6,6 @@ error (code, status, message) the real store answered in the recordings.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -17,8 +16,17 @@ from .catalog import MAX_QUANTITY, Product
 from .errors import StoreError, invalid_param
 
 BILLING_FIELDS = (
-    "first_name", "last_name", "company", "address_1", "address_2",
-    "city", "state", "postcode", "country", "email", "phone",
+    "first_name",
+    "last_name",
+    "company",
+    "address_1",
+    "address_2",
+    "city",
+    "state",
+    "postcode",
+    "country",
+    "email",
+    "phone",
 )
 SHIPPING_FIELDS = tuple(f for f in BILLING_FIELDS if f != "email")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -62,7 +70,14 @@ class CartState:
     shipping: dict[str, str] = field(default_factory=lambda: _default_address(SHIPPING_FIELDS))
 
     def copy(self) -> CartState:
-        return copy.deepcopy(self)
+        """A private copy (hand-written: ``deepcopy`` was half of a GET's cost)."""
+        return CartState(
+            {k: Line(v.key, v.product_id, v.quantity, v.variation) for k, v in self.lines.items()},
+            list(self.coupons),
+            dict(self.chosen_shipping),
+            dict(self.billing),
+            dict(self.shipping),
+        )
 
     def is_empty(self) -> bool:
         return not self.lines
@@ -129,7 +144,9 @@ def _resolve_variation(parent: Product, requested: Any) -> Product:
     wanted: dict[str, str] = {}
     for attribute in catalog.VARIATION_ATTRIBUTES.get(parent.id, ()):
         names = {
-            attribute.name.lower(), attribute.label.lower(), attribute.cart_key.lower(),
+            attribute.name.lower(),
+            attribute.label.lower(),
+            attribute.cart_key.lower(),
         }
         for entry in requested:
             if not isinstance(entry, dict):
@@ -271,7 +288,7 @@ def update_customer(state: CartState, billing: Any, shipping: Any) -> None:
         if given is None:
             continue
         if not isinstance(given, dict):
-                raise invalid_param(name, f"{name} is not of type object.", "rest_invalid_type")
+            raise invalid_param(name, f"{name} is not of type object.", "rest_invalid_type")
         address = dict(current)
         for key in fields:
             if key in given and given[key] is not None:
@@ -291,6 +308,6 @@ def update_customer(state: CartState, billing: Any, shipping: Any) -> None:
 def select_shipping_rate(state: CartState, package_id: Any, rate_id: str) -> None:
     """``cart/select-shipping-rate``: stored as given; an unknown rate falls back at totals."""
     if package_id is None:
-        state.chosen_shipping = {"0": rate_id, **{k: rate_id for k in state.chosen_shipping}}
+        state.chosen_shipping = {"0": rate_id, **dict.fromkeys(state.chosen_shipping, rate_id)}
     else:
         state.chosen_shipping[str(package_id)] = rate_id

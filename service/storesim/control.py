@@ -86,14 +86,19 @@ class ControlPlane(Controller):
         return sim.describe()
 
     @put("/latency")
-    async def latency(self, request: Request[Any, Any, Any], data: JSONBody[LatencyIn]) -> dict[str, Any]:
+    async def latency(
+        self, request: Request[Any, Any, Any], data: JSONBody[LatencyIn]
+    ) -> dict[str, Any]:
         sim = _sim(request)
         if data.profile == "realistic":
             sim.latency = Latency.realistic()
         elif data.profile == "off":
             sim.latency = Latency()
-        changes = {k: v for k, v in msgspec.structs.asdict(data).items()
-                   if v is not None and k != "profile"}
+        changes = {
+            k: v
+            for k, v in msgspec.structs.asdict(data).items()
+            if v is not None and k != "profile"
+        }
         sim.latency = replace(sim.latency, **changes)
         return sim.describe()
 
@@ -106,7 +111,9 @@ class ControlPlane(Controller):
         return sim.describe()
 
     @put("/faults")
-    async def faults(self, request: Request[Any, Any, Any], data: JSONBody[FaultsIn]) -> dict[str, Any]:
+    async def faults(
+        self, request: Request[Any, Any, Any], data: JSONBody[FaultsIn]
+    ) -> dict[str, Any]:
         sim = _sim(request)
         if data.when not in ("before", "after"):
             raise msgspec.ValidationError("when must be 'before' or 'after'")
@@ -114,15 +121,18 @@ class ControlPlane(Controller):
         return sim.describe()
 
     @put("/rate-limit")
-    async def rate_limit(self, request: Request[Any, Any, Any], data: JSONBody[RateLimitIn]
-                         ) -> dict[str, Any]:
+    async def rate_limit(
+        self, request: Request[Any, Any, Any], data: JSONBody[RateLimitIn]
+    ) -> dict[str, Any]:
         sim = _sim(request)
         sim.rate_limit = RateLimit(**msgspec.structs.asdict(data))
         sim._windows.clear()
         return sim.describe()
 
     @post("/clock", status_code=200)
-    async def clock(self, request: Request[Any, Any, Any], data: JSONBody[ClockIn]) -> dict[str, Any]:
+    async def clock(
+        self, request: Request[Any, Any, Any], data: JSONBody[ClockIn]
+    ) -> dict[str, Any]:
         sim = _sim(request)
         sim.clock_offset += data.advance_seconds
         return {"now": sim.now(), "clock_offset": sim.clock_offset}
@@ -132,7 +142,9 @@ class ControlPlane(Controller):
         return {"token": _sim(request).signer.sign(data.payload)}
 
     @post("/tokens/expire", status_code=200)
-    async def expire(self, request: Request[Any, Any, Any], data: JSONBody[TokenIn]) -> dict[str, str]:
+    async def expire(
+        self, request: Request[Any, Any, Any], data: JSONBody[TokenIn]
+    ) -> dict[str, str]:
         sim = _sim(request)
         payload = sim.signer.decode(data.token)
         if payload is None:
@@ -141,13 +153,17 @@ class ControlPlane(Controller):
         return {"token": sim.signer.sign({**payload, "exp": now - 60, "iat": now})}
 
     @get("/nonce")
-    async def nonce(self, request: Request[Any, Any, Any], ticks_ago: FromQuery[int] = 0) -> dict[str, str]:
+    async def nonce(
+        self, request: Request[Any, Any, Any], ticks_ago: FromQuery[int] = 0
+    ) -> dict[str, str]:
         sim = _sim(request)
         tick = sim.nonces.tick(sim.now()) - ticks_ago
         return {"nonce": sim.nonces.for_tick(tick)}
 
     @get("/sessions/{user_id:str}")
-    async def session(self, request: Request[Any, Any, Any], user_id: FromPath[str]) -> dict[str, Any]:
+    async def session(
+        self, request: Request[Any, Any, Any], user_id: FromPath[str]
+    ) -> dict[str, Any]:
         sim = _sim(request)
         if user_id not in sim.sessions:
             raise NotFoundException(f"no session {user_id}")

@@ -22,6 +22,7 @@ class StoreError(Exception):
         data: dict[str, Any] | None = None,
         with_cart: bool = False,
         phase: str = "route",
+        allow: str = "",
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -30,6 +31,7 @@ class StoreError(Exception):
         self.data = data or {}
         self.with_cart = with_cart
         self.phase = phase
+        self.allow = allow  # the route's Allow header, for batch sub-responses
 
     def body(self, cart: dict[str, Any] | None = None) -> dict[str, Any]:
         data: dict[str, Any] = {"status": self.status, **self.data}
@@ -63,6 +65,8 @@ def invalid_param(name: str, message: str, detail_code: str, detail_data: Any = 
 
 def no_route() -> StoreError:
     return StoreError(
-        "rest_no_route", "No route was found matching the URL and request method.", 404,
+        "rest_no_route",
+        "No route was found matching the URL and request method.",
+        404,
         phase="args",
     )

@@ -123,15 +123,19 @@ def _coerce(name: str, value: Any, arg: Arg) -> Any:
             return None
         if kind == "integer" and is_integer(value):
             number = php_intval(value) if not isinstance(value, float) else int(value)
-            if arg.minimum is not None and number < arg.minimum or (
-                arg.maximum is not None and number > arg.maximum
+            if (
+                (arg.minimum is not None
+                and number < arg.minimum)
+                or (arg.maximum is not None and number > arg.maximum)
             ):
                 lo, hi = arg.minimum, arg.maximum
                 message = f"{name} must be between {lo} (inclusive) and {hi} (inclusive)"
                 raise invalid_param(name, message, "rest_out_of_bounds", {"param": name})
             return number
-        if kind == "string" and isinstance(value, str | int | float) and not isinstance(
-            value, bool
+        if (
+            kind == "string"
+            and isinstance(value, str | int | float)
+            and not isinstance(value, bool)
         ):
             if isinstance(value, str):
                 if arg.enum and value not in arg.enum:
@@ -160,7 +164,7 @@ def resolve(schema: Mapping[str, Arg], params: dict[str, Any]) -> dict[str, Any]
         raise missing_params(*missing)
     resolved = dict(params)
     for name, arg in schema.items():
-        if name not in params or params[name] is None and "null" not in arg.types:
+        if name not in params or (params[name] is None and "null" not in arg.types):
             if arg.default is not None:
                 resolved[name] = arg.default
             continue

@@ -135,10 +135,25 @@ def get_product(call: Call, p: dict[str, Any]) -> Result:
 
 
 PRODUCT_ROUTES: tuple[Route, ...] = (
-    Route("products", re.compile(f"^{NAMESPACE}/products$"), {"GET": list_products},
-          {"GET": LIST_ARGS}, cart=False),
-    Route("products/{id}", re.compile(rf"^{NAMESPACE}/products/(?P<id>[\d]+)$"),
-          {"GET": get_product}, {}, cart=False),
-    Route("products/{slug}", re.compile(rf"^{NAMESPACE}/products/(?P<slug>[\S]+)$"),
-          {"GET": get_product}, {}, cart=False),
+    Route(
+        "products",
+        re.compile(f"^{NAMESPACE}/products$"),
+        {"GET": list_products},
+        {"GET": LIST_ARGS},
+        cart=False,
+    ),
+    Route(
+        "products/{id}",
+        re.compile(rf"^{NAMESPACE}/products/(?P<id>[\d]+)$"),
+        {"GET": get_product},
+        {},
+        cart=False,
+    ),
+    Route(
+        "products/{slug}",
+        re.compile(rf"^{NAMESPACE}/products/(?P<slug>[\S]+)$"),
+        {"GET": get_product},
+        {},
+        cart=False,
+    ),
 )

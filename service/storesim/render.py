@@ -40,8 +40,11 @@ class Renderer:
         product: Product = line.product
         doc = self._documents.by_id[product.id]
         labels = _variation_labels(product)
-        low_stock = product.stock if product.stock is not None and (
-            product.stock <= LOW_STOCK_AMOUNT) else None
+        low_stock = (
+            product.stock
+            if product.stock is not None and (product.stock <= LOW_STOCK_AMOUNT)
+            else None
+        )
         return {
             "key": line.key,
             "id": product.id,

@@ -199,8 +199,14 @@ def delete_coupon(call: Call, p: dict[str, Any]) -> Result:
     return Result(204, None)
 
 
-def _route(name: str, path: str, callbacks: dict[str, Callback],
-           args: dict[str, dict[str, Arg]] | None = None, *, cart: bool = True) -> Route:
+def _route(
+    name: str,
+    path: str,
+    callbacks: dict[str, Callback],
+    args: dict[str, dict[str, Arg]] | None = None,
+    *,
+    cart: bool = True,
+) -> Route:
     pattern = re.compile(f"^{NAMESPACE}/{path}$")
     return Route(name, pattern, callbacks, args or {}, cart)
 
@@ -211,28 +217,60 @@ _STR = Arg(("string",))
 CART_ROUTES: tuple[Route, ...] = (
     _route("cart", "cart", {"GET": get_cart}),
     _route("cart/add-item", "cart/add-item", {"POST": add_item}, {"POST": _ITEM_ARGS}),
-    _route("cart/update-item", "cart/update-item", {"POST": update_item},
-           {"POST": {"key": _STR, "quantity": Arg(("integer",))}}),
+    _route(
+        "cart/update-item",
+        "cart/update-item",
+        {"POST": update_item},
+        {"POST": {"key": _STR, "quantity": Arg(("integer",))}},
+    ),
     _route("cart/remove-item", "cart/remove-item", {"POST": remove_item}, {"POST": {"key": _STR}}),
-    _route("cart/apply-coupon", "cart/apply-coupon", {"POST": apply_coupon},
-           {"POST": {"code": _STR}}),
-    _route("cart/remove-coupon", "cart/remove-coupon", {"POST": remove_coupon},
-           {"POST": {"code": _STR}}),
-    _route("cart/update-customer", "cart/update-customer", {"POST": update_customer},
-           {"POST": {"billing_address": Arg(("object",)), "shipping_address": Arg(("object",))}}),
-    _route("cart/select-shipping-rate", "cart/select-shipping-rate",
-           {"POST": select_shipping_rate},
-           {"POST": {"package_id": Arg(("integer", "string", "null")),
-                     "rate_id": Arg(("string",), required=True)}}),
-    _route("cart/items", "cart/items",
-           {"GET": list_items, "POST": create_item, "DELETE": delete_items},
-           {"POST": _ITEM_ARGS}),
-    _route("cart/items/{key}", r"cart/items/(?P<key>[\w-]{32})",
-           {"GET": get_item, **dict.fromkeys(_EDIT, put_item), "DELETE": delete_item},
-           dict.fromkeys(_EDIT, {"quantity": Arg(("integer",))})),
-    _route("cart/coupons", "cart/coupons",
-           {"GET": list_coupons, "POST": create_coupon, "DELETE": delete_coupons},
-           {"POST": {"code": Arg(("string",), required=True)}}),
-    _route("cart/coupons/{code}", r"cart/coupons/(?P<code>[\w-]+)",
-           {"GET": get_coupon, "DELETE": delete_coupon}),
+    _route(
+        "cart/apply-coupon", "cart/apply-coupon", {"POST": apply_coupon}, {"POST": {"code": _STR}}
+    ),
+    _route(
+        "cart/remove-coupon",
+        "cart/remove-coupon",
+        {"POST": remove_coupon},
+        {"POST": {"code": _STR}},
+    ),
+    _route(
+        "cart/update-customer",
+        "cart/update-customer",
+        {"POST": update_customer},
+        {"POST": {"billing_address": Arg(("object",)), "shipping_address": Arg(("object",))}},
+    ),
+    _route(
+        "cart/select-shipping-rate",
+        "cart/select-shipping-rate",
+        {"POST": select_shipping_rate},
+        {
+            "POST": {
+                "package_id": Arg(("integer", "string", "null")),
+                "rate_id": Arg(("string",), required=True),
+            }
+        },
+    ),
+    _route(
+        "cart/items",
+        "cart/items",
+        {"GET": list_items, "POST": create_item, "DELETE": delete_items},
+        {"POST": _ITEM_ARGS},
+    ),
+    _route(
+        "cart/items/{key}",
+        r"cart/items/(?P<key>[\w-]{32})",
+        {"GET": get_item, **dict.fromkeys(_EDIT, put_item), "DELETE": delete_item},
+        {key: {"quantity": Arg(("integer",))} for key in _EDIT},
+    ),
+    _route(
+        "cart/coupons",
+        "cart/coupons",
+        {"GET": list_coupons, "POST": create_coupon, "DELETE": delete_coupons},
+        {"POST": {"code": Arg(("string",), required=True)}},
+    ),
+    _route(
+        "cart/coupons/{code}",
+        r"cart/coupons/(?P<code>[\w-]+)",
+        {"GET": get_coupon, "DELETE": delete_coupon},
+    ),
 )

@@ -69,9 +69,7 @@ class TokenSigner:
             return None
         if header.get("typ") != "JWT" or not isinstance(payload, dict):
             return None
-        expected = hmac.new(
-            self.secret, f"{parts[0]}.{parts[1]}".encode(), hashlib.sha256
-        ).digest()
+        expected = hmac.new(self.secret, f"{parts[0]}.{parts[1]}".encode(), hashlib.sha256).digest()
         if not hmac.compare_digest(expected, signature):
             return None
         return payload

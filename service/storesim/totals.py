@@ -157,8 +157,11 @@ def _shipping_package(state: CartState) -> Package:
 def calculate(state: CartState) -> Totals:
     """Compute every total of the cart; also drops coupons that are no longer valid."""
     lines = [
-        LineTotals(line, line.product.price_cents * line.quantity,
-                   round_half_up(_tax(line.product.price_cents * line.quantity)))
+        LineTotals(
+            line,
+            line.product.price_cents * line.quantity,
+            round_half_up(_tax(line.product.price_cents * line.quantity)),
+        )
         for line in state.lines.values()
     ]
     items_total = sum(t.subtotal for t in lines)
@@ -193,9 +196,7 @@ def calculate(state: CartState) -> Totals:
         t.total = t.subtotal - given[t.line.key]
         t.total_tax = round_half_up(_tax(t.total))
 
-    totals = Totals(
-        lines, [coupon_totals[c] for c in state.coupons], None, removed_coupons=removed
-    )
+    totals = Totals(lines, [coupon_totals[c] for c in state.coupons], None, removed_coupons=removed)
     totals.items = items_total
     totals.items_tax = sum(t.subtotal_tax for t in lines)
     totals.discount = sum(c.discount for c in totals.coupons)
@@ -209,7 +210,5 @@ def calculate(state: CartState) -> Totals:
         totals.shipping_tax = shipping_tax(rate) if rate else 0
     line_tax = sum(t.total_tax for t in lines)
     totals.total_tax = line_tax + (totals.shipping_tax or 0)
-    totals.total_price = (
-        totals.items - totals.discount + (totals.shipping or 0) + totals.total_tax
-    )
+    totals.total_price = totals.items - totals.discount + (totals.shipping or 0) + totals.total_tax
     return totals

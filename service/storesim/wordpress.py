@@ -54,8 +54,8 @@ CORS_TAIL = (
 )
 CRITICAL_ERROR = {
     "code": "internal_server_error",
-    "message": "<p>There has been a critical error on this website.</p><p><a href=\""
-    "https://wordpress.org/documentation/article/faq-troubleshooting/\">Learn more about "
+    "message": '<p>There has been a critical error on this website.</p><p><a href="'
+    'https://wordpress.org/documentation/article/faq-troubleshooting/">Learn more about '
     "troubleshooting WordPress.</a></p>",
     "data": {"status": 500},
     "additional_errors": [],
@@ -129,8 +129,10 @@ class WordPress:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = await self._read(scope, receive)
         if request is None:
-            await self._write(send, HttpResponse(413, [("Content-Type", "text/plain")],
-                                                 b"Request Entity Too Large"))
+            await self._write(
+                send,
+                HttpResponse(413, [("Content-Type", "text/plain")], b"Request Entity Too Large"),
+            )
             return
         try:
             response = await self.handle(request)
@@ -179,15 +181,21 @@ class WordPress:
     async def _write(send: Send, response: HttpResponse) -> None:
         headers = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in response.headers]
         headers.append((b"Content-Length", str(len(response.body)).encode()))
-        await send({"type": "http.response.start", "status": response.status,
-                    "headers": headers})
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": response.body})
 
     @staticmethod
     async def _drop(send: Send) -> None:
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"Content-Type", b"application/json; charset=UTF-8"),
-                                (b"Content-Length", b"4096")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"Content-Type", b"application/json; charset=UTF-8"),
+                    (b"Content-Length", b"4096"),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": b'{"items":[', "more_body": True})
         raise DropConnection("fault injected: connection dropped mid-response")
 
@@ -222,23 +230,27 @@ class WordPress:
 
     @staticmethod
     def _critical(request: HttpRequest) -> HttpResponse:
-        return HttpResponse(500, [
-            ("Content-Type", "application/json; charset=UTF-8"),
-            ("X-Robots-Tag", "noindex"),
-            ("Link", f'<{request.site}/wp-json/>; rel="https://api.w.org/"'),
-            ("X-Content-Type-Options", "nosniff"),
-            ("Access-Control-Expose-Headers", EXPOSE),
-            ("Access-Control-Allow-Headers", ALLOW_HEADERS),
-            ("Expires", "Wed, 11 Jan 1984 05:00:00 GMT"),
-            ("Cache-Control", "no-cache, must-revalidate, max-age=0"),
-        ], encode(CRITICAL_ERROR))
+        return HttpResponse(
+            500,
+            [
+                ("Content-Type", "application/json; charset=UTF-8"),
+                ("X-Robots-Tag", "noindex"),
+                ("Link", f'<{request.site}/wp-json/>; rel="https://api.w.org/"'),
+                ("X-Content-Type-Options", "nosniff"),
+                ("Access-Control-Expose-Headers", EXPOSE),
+                ("Access-Control-Allow-Headers", ALLOW_HEADERS),
+                ("Expires", "Wed, 11 Jan 1984 05:00:00 GMT"),
+                ("Cache-Control", "no-cache, must-revalidate, max-age=0"),
+            ],
+            encode(CRITICAL_ERROR),
+        )
 
     @staticmethod
     def _locate(request: HttpRequest) -> tuple[str | None, bool]:
         path = request.path
         for prefix in ("/index.php/wp-json", "/wp-json"):
             if path == prefix or path.startswith(prefix + "/"):
-                return path[len(prefix):] or "/", False
+                return path[len(prefix) :] or "/", False
         if path in ("/", "/index.php"):
             for key, value in parse_qsl(request.query, keep_blank_values=True):
                 if key == "rest_route":
@@ -278,16 +290,21 @@ class WordPress:
                     f"Too many requests. Please wait {wait} seconds before trying again.",
                     400,
                 )
-                return self._json(request, HttpResponse(400, [], encode(error.body())),
-                                  limit_headers, cors=token_user is not None)
+                return self._json(
+                    request,
+                    HttpResponse(400, [], encode(error.body())),
+                    limit_headers,
+                    cors=token_user is not None,
+                )
 
         if BATCH_PATTERN.match(rest_route):
             if request.method == "OPTIONS":
                 return self._preflight(request, "POST")
             if request.method != "POST":
                 sim.requests[f"{request.method} no_route"] += 1
-                return self._json(request, no_route_response(), limit_headers,
-                                  cors=token_user is not None)
+                return self._json(
+                    request, no_route_response(), limit_headers, cors=token_user is not None
+                )
             sim.requests["POST batch"] += 1
             try:
                 return await self._batch(request, limit_headers, token_user)
@@ -300,25 +317,38 @@ class WordPress:
         method = found[0].method_for(request.method) if found else None
         if found is None or method is None:
             sim.requests[f"{request.method} no_route"] += 1
-            return self._json(request, no_route_response(), limit_headers,
-                              cors=token_user is not None)
+            return self._json(
+                request, no_route_response(), limit_headers, cors=token_user is not None
+            )
         route, url_params = found
         sim.requests[f"{method} {route.name}"] += 1
         try:
-            params = resolve(route.args.get(method, {}),
-                             {**self._params(request, from_query), **url_params})
+            params = resolve(
+                route.args.get(method, {}), {**self._params(request, from_query), **url_params}
+            )
         except StoreError as error:
-            return self._json(request, HttpResponse(error.status, [], encode(error.body())),
-                              limit_headers, allow=route.allow, cors=token_user is not None)
+            return self._json(
+                request,
+                HttpResponse(error.status, [], encode(error.body())),
+                limit_headers,
+                allow=route.allow,
+                cors=token_user is not None,
+            )
         if not route.cart:
             params[RAW_QUERY] = request.query
             return await self._products(request, route, method, params, limit_headers)
-        return await self._cart(request, route, method, params, limit_headers, token_user,
-                                ignore_token=from_query)
+        return await self._cart(
+            request, route, method, params, limit_headers, token_user, ignore_token=from_query
+        )
 
-    async def _products(self, request: HttpRequest, route: Route, method: str,
-                        params: dict[str, Any], limit_headers: list[tuple[str, str]]
-                        ) -> HttpResponse:
+    async def _products(
+        self,
+        request: HttpRequest,
+        route: Route,
+        method: str,
+        params: dict[str, Any],
+        limit_headers: list[tuple[str, str]],
+    ) -> HttpResponse:
         call = Call(CartState(), self.renderer, request.site)
         try:
             result = route.callbacks[method](call, params)
@@ -363,8 +393,15 @@ class WordPress:
             return StoreError("woocommerce_rest_invalid_nonce", "Nonce is invalid.", 403)
         return None
 
-    def _run(self, session: Session, route: Route, method: str, params: dict[str, Any],
-             headers: dict[str, str], site: str) -> Result:
+    def _run(
+        self,
+        session: Session,
+        route: Route,
+        method: str,
+        params: dict[str, Any],
+        headers: dict[str, str],
+        site: str,
+    ) -> Result:
         """Check the nonce and run one cart callback on the session's private copy."""
         if method in WRITE_METHODS:
             nonce_error = self._nonce_error(headers)
@@ -377,8 +414,7 @@ class WordPress:
             cart = self.renderer.cart(session.state, site) if error.with_cart else None
             return Result(error.status, error.body(cart))
 
-    def _session_headers(self, session: Session, with_token: bool = True
-                         ) -> list[tuple[str, str]]:
+    def _session_headers(self, session: Session, with_token: bool = True) -> list[tuple[str, str]]:
         now = self.sim.now()
         nonce = self.sim.nonces.current(now)
         headers = [("Nonce", nonce), ("Nonce-Timestamp", str(int(now))), ("User-ID", "0")]
@@ -390,8 +426,9 @@ class WordPress:
     def _cookies(self, session: Session, site: str, write: bool) -> list[tuple[str, str]]:
         if not write or session.state.is_empty():
             return []
-        digest = hashlib.md5(repr(sorted(session.state.lines)).encode(),
-                             usedforsecurity=False).hexdigest()
+        digest = hashlib.md5(
+            repr(sorted(session.state.lines)).encode(), usedforsecurity=False
+        ).hexdigest()
         cookies = [
             ("Set-Cookie", "woocommerce_items_in_cart=1; path=/"),
             ("Set-Cookie", f"woocommerce_cart_hash={digest}; path=/"),
@@ -399,13 +436,25 @@ class WordPress:
         if session.cookie:
             expiry = int(self.sim.now()) + 172800
             value = f"{session.user_id}||{expiry}||{expiry - 3600}||{digest}"
-            cookies.append(("Set-Cookie", f"{self._cookie_name(site)}={value}; "
-                                          "Max-Age=172800; path=/; HttpOnly"))
+            cookies.append(
+                (
+                    "Set-Cookie",
+                    f"{self._cookie_name(site)}={value}; Max-Age=172800; path=/; HttpOnly",
+                )
+            )
         return cookies
 
-    async def _cart(self, request: HttpRequest, route: Route, method: str,
-                    params: dict[str, Any], limit_headers: list[tuple[str, str]],
-                    token_user: str | None, *, ignore_token: bool) -> HttpResponse:
+    async def _cart(
+        self,
+        request: HttpRequest,
+        route: Route,
+        method: str,
+        params: dict[str, Any],
+        limit_headers: list[tuple[str, str]],
+        token_user: str | None,
+        *,
+        ignore_token: bool,
+    ) -> HttpResponse:
         session_user = None if ignore_token else token_user
         write = method in WRITE_METHODS
         async with self._serialised(session_user):
@@ -414,11 +463,19 @@ class WordPress:
             await self.sim.process(write=write)
             if write and session.changed:
                 self.sim.save(session.user_id, session.state)
-        headers = [*self._cookies(session, request.site, write),
-                   *self._session_headers(session), *result.headers]
+        headers = [
+            *self._cookies(session, request.site, write),
+            *self._session_headers(session),
+            *result.headers,
+        ]
         body = b"" if result.status == 204 else encode(result.body)
-        return self._json(request, HttpResponse(result.status, headers, body), limit_headers,
-                          allow=route.allow, cors=token_user is not None)
+        return self._json(
+            request,
+            HttpResponse(result.status, headers, body),
+            limit_headers,
+            allow=route.allow,
+            cors=token_user is not None,
+        )
 
     # -- batch ---------------------------------------------------------------------------
     def _validate_batch(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -426,11 +483,16 @@ class WordPress:
         for index, entry in enumerate(resolved["requests"]):
             where = f"requests[{index}]"
             if not isinstance(entry, dict):
-                raise invalid_param("requests", f"{where} is not of type object.",
-                                    "rest_invalid_type", {"param": where})
+                raise invalid_param(
+                    "requests",
+                    f"{where} is not of type object.",
+                    "rest_invalid_type",
+                    {"param": where},
+                )
             if not isinstance(entry.get("path"), str):
-                raise invalid_param("requests", f"path is a required property of {where}.",
-                                    "rest_property_required")
+                raise invalid_param(
+                    "requests", f"path is a required property of {where}.", "rest_property_required"
+                )
             method = str(entry.get("method", "POST")).upper()
             if method not in BATCH_METHODS:
                 raise invalid_param(
@@ -440,22 +502,33 @@ class WordPress:
                 )
         return resolved
 
-    async def _batch(self, request: HttpRequest, limit_headers: list[tuple[str, str]],
-                     token_user: str | None) -> HttpResponse:
+    async def _batch(
+        self, request: HttpRequest, limit_headers: list[tuple[str, str]], token_user: str | None
+    ) -> HttpResponse:
         cors = token_user is not None
         try:
             if not request.body and "requests" not in form_to_params(request.query):
                 raise missing_params("requests")
             params = self._validate_batch(self._params(request, False))
         except StoreError as error:
-            return self._json(request, HttpResponse(error.status, [], encode(error.body())),
-                              limit_headers, allow="POST", cors=cors)
+            return self._json(
+                request,
+                HttpResponse(error.status, [], encode(error.body())),
+                limit_headers,
+                allow="POST",
+                cors=cors,
+            )
         entries: list[dict[str, Any]] = params["requests"]
         if any("wc/store" not in entry["path"] for entry in entries):
-            error = StoreError("woocommerce_rest_invalid_path", "Invalid path provided.", 400)
+            bad_path = StoreError("woocommerce_rest_invalid_path", "Invalid path provided.", 400)
             headers = self._batch_headers()
-            return self._json(request, HttpResponse(400, headers, encode(error.body())),
-                              limit_headers, allow="POST", cors=cors)
+            return self._json(
+                request,
+                HttpResponse(400, headers, encode(bad_path.body())),
+                limit_headers,
+                allow="POST",
+                cors=cors,
+            )
 
         planned = [self._plan(entry) for entry in entries]
         self.sim.batch_sizes.append(len(entries))
@@ -464,50 +537,71 @@ class WordPress:
         ):
             responses: list[Any] = [
                 {"body": p.body(), "status": p.status, "headers": []}
-                if isinstance(p, StoreError) else None
+                if isinstance(p, StoreError)
+                else None
                 for p in planned
             ]
             body = encode({"failed": "validation", "responses": responses})
-            return self._json(request, HttpResponse(207, self._batch_headers(), body),
-                              limit_headers, allow="POST", cors=cors)
+            return self._json(
+                request,
+                HttpResponse(207, self._batch_headers(), body),
+                limit_headers,
+                allow="POST",
+                cors=cors,
+            )
 
         outer_token = request.header("cart-token")
         session: Session | None = None
         results: list[dict[str, Any]] = []
         async with self._serialised(token_user):
-            for entry, plan in zip(entries, planned, strict=True):
+            for _entry, plan in zip(entries, planned, strict=True):
                 if isinstance(plan, StoreError):
-                    allow = getattr(plan, "allow", "")
-                    results.append({"body": plan.body(), "status": plan.status,
-                                    "headers": {"Allow": allow} if allow else {}})
+                    allow = plan.allow
+                    results.append(
+                        {
+                            "body": plan.body(),
+                            "status": plan.status,
+                            "headers": {"Allow": allow} if allow else {},
+                        }
+                    )
                     continue
                 route, method, sub_params, sub_headers = plan
                 self.sim.subrequests[f"{method} {route.name}"] += 1
                 if session is None:
                     session = self._batch_session(request, outer_token, sub_headers)
-                result = self._run(session, route, method, sub_params, sub_headers,
-                                   request.site)
+                result = self._run(session, route, method, sub_params, sub_headers, request.site)
                 now = self.sim.now()
                 nonce = self.sim.nonces.current(now)
-                results.append({
-                    "body": None if result.status == 204 else result.body,
-                    "status": result.status,
-                    "headers": {
-                        "Nonce": nonce, "Nonce-Timestamp": int(now), "User-ID": 0,
-                        "Cart-Token": self.sim.signer.issue(session.user_id, now),
-                        "X-WC-Store-API-Nonce": nonce, "Allow": route.allow,
-                    },
-                })
+                results.append(
+                    {
+                        "body": None if result.status == 204 else result.body,
+                        "status": result.status,
+                        "headers": {
+                            "Nonce": nonce,
+                            "Nonce-Timestamp": int(now),
+                            "User-ID": 0,
+                            "Cart-Token": self.sim.signer.issue(session.user_id, now),
+                            "X-WC-Store-API-Nonce": nonce,
+                            "Allow": route.allow,
+                        },
+                    }
+                )
             await self.sim.process(batch_size=len(entries), write=True)
             if session is not None and session.changed:
                 self.sim.save(session.user_id, session.state)
         cookies = self._cookies(session, request.site, True) if session else []
         headers = [*cookies, *self._batch_headers()]
-        return self._json(request, HttpResponse(207, headers, encode({"responses": results})),
-                          limit_headers, allow="POST", cors=cors)
+        return self._json(
+            request,
+            HttpResponse(207, headers, encode({"responses": results})),
+            limit_headers,
+            allow="POST",
+            cors=cors,
+        )
 
-    def _batch_session(self, request: HttpRequest, outer_token: str | None,
-                       sub_headers: dict[str, str]) -> Session:
+    def _batch_session(
+        self, request: HttpRequest, outer_token: str | None, sub_headers: dict[str, str]
+    ) -> Session:
         """WooCommerce picks the session handler from the first sub-request's Cart-Token,
         but the token handler reads the *outer* request's header: a token only on the
         sub-request is a PHP TypeError, and no token on it means a new cookie session."""
@@ -520,8 +614,9 @@ class WordPress:
             return Session(user_id, False, self.sim.load(user_id))
         return self._open_session(request, None)
 
-    def _plan(self, entry: dict[str, Any]
-              ) -> tuple[Route, str, dict[str, Any], dict[str, str]] | StoreError:
+    def _plan(
+        self, entry: dict[str, Any]
+    ) -> tuple[Route, str, dict[str, Any], dict[str, str]] | StoreError:
         """Match and validate one sub-request, as ``serve_batch_request_v1`` does first."""
         path, _, query = entry["path"].partition("?")
         method = str(entry.get("method", "POST")).upper()
@@ -530,41 +625,60 @@ class WordPress:
             return no_route()
         route, url_params = found
         if not route.cart or method not in WRITE_METHODS:
-            error = StoreError("rest_batch_not_allowed",
-                               "The requested route does not support batch requests.", 400)
-            return error
-        body = entry.get("body") if isinstance(entry.get("body"), dict) else {}
-        raw_headers = entry.get("headers") if isinstance(entry.get("headers"), dict) else {}
-        headers = {str(k).lower(): (v[0] if isinstance(v, list) and v else str(v))
-                   for k, v in raw_headers.items()}
+            return StoreError(
+                "rest_batch_not_allowed",
+                "The requested route does not support batch requests.",
+                400,
+            )
+        given_body = entry.get("body")
+        body: dict[str, Any] = given_body if isinstance(given_body, dict) else {}
+        given_headers = entry.get("headers")
+        raw_headers: dict[str, Any] = given_headers if isinstance(given_headers, dict) else {}
+        headers = {
+            str(k).lower(): (v[0] if isinstance(v, list) and v else str(v))
+            for k, v in raw_headers.items()
+        }
         try:
-            params = resolve(route.args.get(method, {}),
-                             {**form_to_params(query), **body, **url_params})
+            params = resolve(
+                route.args.get(method, {}), {**form_to_params(query), **body, **url_params}
+            )
         except StoreError as error:
-            error.allow = route.allow  # type: ignore[attr-defined]
+            error.allow = route.allow
             return error
         return route, method, params, headers
 
     def _batch_headers(self) -> list[tuple[str, str]]:
         now = self.sim.now()
         nonce = self.sim.nonces.current(now)
-        return [("Nonce", nonce), ("X-WC-Store-API-Nonce", nonce),
-                ("Nonce-Timestamp", str(int(now))), ("User-ID", "0")]
+        return [
+            ("Nonce", nonce),
+            ("X-WC-Store-API-Nonce", nonce),
+            ("Nonce-Timestamp", str(int(now))),
+            ("User-ID", "0"),
+        ]
 
     # -- responses ---------------------------------------------------------------------
-    def _json(self, request: HttpRequest, response: HttpResponse,
-              limit_headers: list[tuple[str, str]], *, allow: str | None = None,
-              cors: bool = False) -> HttpResponse:
+    def _json(
+        self,
+        request: HttpRequest,
+        response: HttpResponse,
+        limit_headers: list[tuple[str, str]],
+        *,
+        allow: str | None = None,
+        cors: bool = False,
+    ) -> HttpResponse:
         extra = response.headers
         has_link = any(name == "Link" for name, _ in extra)
-        headers = [("Content-Type", "application/json; charset=UTF-8"),
-                   ("X-Robots-Tag", "noindex")]
+        headers = [("Content-Type", "application/json; charset=UTF-8"), ("X-Robots-Tag", "noindex")]
         if not has_link:
             headers.append(("Link", f'<{request.site}/wp-json/>; rel="https://api.w.org/"'))
-        headers += [("X-Content-Type-Options", "nosniff"),
-                    ("Access-Control-Expose-Headers", EXPOSE),
-                    ("Access-Control-Allow-Headers", ALLOW_HEADERS),
-                    *limit_headers, *extra]
+        headers += [
+            ("X-Content-Type-Options", "nosniff"),
+            ("Access-Control-Expose-Headers", EXPOSE),
+            ("Access-Control-Allow-Headers", ALLOW_HEADERS),
+            *limit_headers,
+            *extra,
+        ]
         if allow:
             headers.append(("Allow", allow))
         headers += CORS_TAIL
@@ -574,12 +688,14 @@ class WordPress:
         return HttpResponse(response.status, headers, response.body)
 
     def _preflight(self, request: HttpRequest, allow: str) -> HttpResponse:
-        headers = [("Content-Type", "application/json; charset=UTF-8"),
-                   ("X-Robots-Tag", "noindex"),
-                   ("Link", f'<{request.site}/wp-json/>; rel="https://api.w.org/"'),
-                   ("X-Content-Type-Options", "nosniff"),
-                   ("Access-Control-Expose-Headers", EXPOSE),
-                   ("Access-Control-Allow-Headers", ALLOW_HEADERS)]
+        headers = [
+            ("Content-Type", "application/json; charset=UTF-8"),
+            ("X-Robots-Tag", "noindex"),
+            ("Link", f'<{request.site}/wp-json/>; rel="https://api.w.org/"'),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Access-Control-Expose-Headers", EXPOSE),
+            ("Access-Control-Allow-Headers", ALLOW_HEADERS),
+        ]
         if allow:
             headers.append(("Allow", allow))
         headers += [*CORS_TAIL, ("Access-Control-Allow-Origin", request.header("origin") or "")]
@@ -593,8 +709,7 @@ class WordPress:
         """
         if request.path not in ("/", "/index.php", "/checkout", "/checkout/", "/cart/"):
             page = "<!doctype html><title>Page not found</title><h1>Not found</h1>"
-            return HttpResponse(404, [("Content-Type", "text/html; charset=UTF-8")],
-                                page.encode())
+            return HttpResponse(404, [("Content-Type", "text/html; charset=UTF-8")], page.encode())
         query = dict(parse_qsl(request.query))
         headers = [("Content-Type", "text/html; charset=UTF-8")]
         session: Session | None = None
@@ -607,14 +722,14 @@ class WordPress:
             session = self._open_session(request, None)
         cart = self.renderer.cart(session.state, request.site)
         rows = "".join(
-            f"<li data-key=\"{item['key']}\" data-quantity=\"{item['quantity']}\">"
+            f'<li data-key="{item["key"]}" data-quantity="{item["quantity"]}">'
             f"{html.escape(item['name'])} &times; {item['quantity']}</li>"
             for item in cart["items"]
         )
         page = (
             "<!doctype html><html><head><title>Checkout – storesim</title></head><body>"
-            f"<h1>Checkout</h1><ul id=\"cart\">{rows}</ul>"
-            f"<p id=\"total\" data-total=\"{cart['totals']['total_price']}\">Total: "
+            f'<h1>Checkout</h1><ul id="cart">{rows}</ul>'
+            f'<p id="total" data-total="{cart["totals"]["total_price"]}">Total: '
             f"{cart['totals']['total_price']}</p></body></html>"
         )
         return HttpResponse(200, headers, page.encode())

@@ -26,15 +26,38 @@ RECORDED_SITE = "http://127.0.0.1:8181"
 # rules (WooCommerce's browser cookie hooks) do not apply to headless clients: see
 # storesim's "Deliberate differences".
 IGNORED_HEADERS = frozenset(
-    {"server", "date", "connection", "transfer-encoding", "content-length", "set-cookie",
-     "keep-alive"}
+    {
+        "server",
+        "date",
+        "connection",
+        "transfer-encoding",
+        "content-length",
+        "set-cookie",
+        "keep-alive",
+    }
 )
 VALUE_HEADERS = frozenset(
-    {"allow", "access-control-allow-origin", "x-wp-total", "x-wp-totalpages", "user-id",
-     "content-type", "ratelimit-limit", "ratelimit-remaining", "ratelimit-retry-after",
-     "access-control-allow-headers", "access-control-expose-headers",
-     "access-control-allow-methods", "access-control-allow-credentials", "vary",
-     "x-robots-tag", "x-content-type-options", "link", "expires", "cache-control"}
+    {
+        "allow",
+        "access-control-allow-origin",
+        "x-wp-total",
+        "x-wp-totalpages",
+        "user-id",
+        "content-type",
+        "ratelimit-limit",
+        "ratelimit-remaining",
+        "ratelimit-retry-after",
+        "access-control-allow-headers",
+        "access-control-expose-headers",
+        "access-control-allow-methods",
+        "access-control-allow-credentials",
+        "vary",
+        "x-robots-tag",
+        "x-content-type-options",
+        "link",
+        "expires",
+        "cache-control",
+    }
 )
 VOLATILE_KEYS = frozenset({"Nonce", "X-WC-Store-API-Nonce", "Nonce-Timestamp", "Cart-Token"})
 
@@ -58,7 +81,9 @@ def load_steps() -> list[dict[str, Any]]:
 def jwt_payload(token: str) -> dict[str, Any] | None:
     try:
         part = token.split(".")[1]
-        decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+        decoded: dict[str, Any] = json.loads(
+            base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+        )
         return decoded
     except (IndexError, ValueError):
         return None
@@ -72,8 +97,7 @@ class Mismatch:
     simulated: Any
 
     def __str__(self) -> str:
-        return (f"{self.step} {self.where}: recorded {self.recorded!r}, "
-                f"storesim {self.simulated!r}")
+        return f"{self.step} {self.where}: recorded {self.recorded!r}, storesim {self.simulated!r}"
 
 
 @dataclass
@@ -105,7 +129,9 @@ class Replayer:
         for key in ("iss",):
             if recorded.get(key) != simulated.get(key):
                 problems.append(f"Cart-Token {key}")
-        if recorded.get("exp", 0) - recorded.get("iat", 0) != simulated.get("exp", 0) - simulated.get("iat", 0):
+        if recorded.get("exp", 0) - recorded.get("iat", 0) != simulated.get(
+            "exp", 0
+        ) - simulated.get("iat", 0):
             problems.append("Cart-Token lifetime")
         return problems
 
@@ -119,9 +145,17 @@ class Replayer:
         if s_user is None:
             # A correctly signed token for a session that does not exist.
             s_user = r_user
-            signed = await self.client.post("/__sim/tokens", json={"payload": {
-                "user_id": s_user, "exp": payload["exp"] - payload["iat"] + _now(),
-                "iss": payload.get("iss", "wc/store/v1"), "iat": _now()}})
+            signed = await self.client.post(
+                "/__sim/tokens",
+                json={
+                    "payload": {
+                        "user_id": s_user,
+                        "exp": payload["exp"] - payload["iat"] + _now(),
+                        "iss": payload.get("iss", "wc/store/v1"),
+                        "iat": _now(),
+                    }
+                },
+            )
             return str(signed.json()["token"])
         current = self.tokens[s_user]
         if expired:
@@ -155,10 +189,16 @@ class Replayer:
     # -- one step -----------------------------------------------------------------------
     async def send(self, step: dict[str, Any]) -> httpx.Response:
         request = step["request"]
-        wanted = {"Cart-Token", "Nonce", "X-WC-Store-API-Nonce", "Content-Type", "Origin",
-                  "Access-Control-Request-Method", "Access-Control-Request-Headers"}
-        headers = await self.map_headers(
-            {n: v for n, v in request["headers"] if n in wanted}, step)
+        wanted = {
+            "Cart-Token",
+            "Nonce",
+            "X-WC-Store-API-Nonce",
+            "Content-Type",
+            "Origin",
+            "Access-Control-Request-Method",
+            "Access-Control-Request-Headers",
+        }
+        headers = await self.map_headers({n: v for n, v in request["headers"] if n in wanted}, step)
         body = request.get("body")
         content: bytes | None = None
         if body is not None:
@@ -166,14 +206,20 @@ class Replayer:
                 body = dict(body)
                 body["requests"] = [
                     {**sub, "headers": await self.map_headers(sub["headers"], step)}
-                    if isinstance(sub, dict) and isinstance(sub.get("headers"), dict) else sub
+                    if isinstance(sub, dict) and isinstance(sub.get("headers"), dict)
+                    else sub
                     for sub in body["requests"]
                 ]
             content = json.dumps(body).encode()
         url = request["path"]
         self.client.cookies.clear()  # the recording client kept no cookies
-        return await self.client.request(request["method"], url, params=request["query"] or None,
-                                         headers=headers, content=content)
+        return await self.client.request(
+            request["method"],
+            url,
+            params=request["query"] or None,
+            headers=headers,
+            content=content,
+        )
 
     def compare(self, step: dict[str, Any], response: httpx.Response) -> list[Mismatch]:
         name = step["_file"].removesuffix(".json")
@@ -186,8 +232,11 @@ class Replayer:
         if recorded["status"] != response.status_code:
             miss("status", recorded["status"], response.status_code)
         rec_headers = [(n, v) for n, v in recorded["headers"] if n.lower() not in IGNORED_HEADERS]
-        sim_headers = [(n.decode(), v.decode()) for n, v in response.headers.raw
-                       if n.decode().lower() not in IGNORED_HEADERS]
+        sim_headers = [
+            (n.decode(), v.decode())
+            for n, v in response.headers.raw
+            if n.decode().lower() not in IGNORED_HEADERS
+        ]
         if [n for n, _ in rec_headers] != [n for n, _ in sim_headers]:
             miss("header names", [n for n, _ in rec_headers], [n for n, _ in sim_headers])
         sim_values = {n.lower(): v for n, v in sim_headers}
@@ -196,7 +245,7 @@ class Replayer:
                 miss(f"header {header}", value, sim_values.get(header.lower()))
             if header.lower() == "ratelimit-reset" and header.lower() not in sim_values:
                 miss(f"header {header}", value, None)
-        rec_token = dict((n.lower(), v) for n, v in recorded["headers"]).get("cart-token")
+        rec_token = {n.lower(): v for n, v in recorded["headers"]}.get("cart-token")
         for problem in self.learn(rec_token, response.headers.get("cart-token")):
             miss("header Cart-Token", "mapped session", problem)
 

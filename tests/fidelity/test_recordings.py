@@ -29,8 +29,9 @@ async def _main_headers(replayer: Replayer, step: dict[str, Any]) -> dict[str, s
     return {"Cart-Token": replayer.tokens[sim_user], "Nonce": nonce}
 
 
-async def _rapid_default(replayer: Replayer, step: dict[str, Any], after: dict[str, Any]
-                         ) -> list[Mismatch]:
+async def _rapid_default(
+    replayer: Replayer, step: dict[str, Any], after: dict[str, Any]
+) -> list[Mismatch]:
     """Step 115: 40 GET /cart then 20 add-item (Sunglasses: the next step's cart holds
     20 more of them) with default settings: no rate limiting, no RateLimit headers."""
     headers = await _main_headers(replayer, after)
@@ -38,37 +39,56 @@ async def _rapid_default(replayer: Replayer, step: dict[str, Any], after: dict[s
     for result in step["results"]:
         if result.get("method") == "POST add-item":
             response = await replayer.client.post(
-                "/wp-json/wc/store/v1/cart/add-item", json={"id": 15, "quantity": 1},
-                headers=headers)
+                "/wp-json/wc/store/v1/cart/add-item",
+                json={"id": 15, "quantity": 1},
+                headers=headers,
+            )
         else:
             response = await replayer.client.get("/wp-json/wc/store/v1/cart", headers=headers)
         if response.status_code != result["status"]:
-            found.append(Mismatch("115", f"results[{result['i']}].status", result["status"],
-                                  response.status_code))
+            found.append(
+                Mismatch(
+                    "115", f"results[{result['i']}].status", result["status"], response.status_code
+                )
+            )
         if any(name.lower().startswith("ratelimit") for name in response.headers):
             found.append(Mismatch("115", f"results[{result['i']}] headers", {}, "RateLimit-*"))
     return found
 
 
-async def _rapid_limited(replayer: Replayer, step: dict[str, Any], main: dict[str, Any],
-                         skip_first: bool = False) -> list[Mismatch]:
+async def _rapid_limited(
+    replayer: Replayer, step: dict[str, Any], main: dict[str, Any], skip_first: bool = False
+) -> list[Mismatch]:
     """Step 119's sequence: 14 GET /cart under a 10 per 30 s limit."""
     headers = await _main_headers(replayer, main)
     found = []
-    for result in step["results"][1 if skip_first else 0:]:
+    for result in step["results"][1 if skip_first else 0 :]:
         if result["status"] == 400 and "ratelimit-retry-after" in result["ratelimit_headers"]:
-            await _clock_to_retry_after(replayer, int(result["ratelimit_headers"]
-                                                      ["ratelimit-retry-after"]))
+            await _clock_to_retry_after(
+                replayer, int(result["ratelimit_headers"]["ratelimit-retry-after"])
+            )
         response = await replayer.client.get("/wp-json/wc/store/v1/cart", headers=headers)
         if response.status_code != result["status"]:
-            found.append(Mismatch(step["_file"][:3], f"results[{result['i']}].status",
-                                  result["status"], response.status_code))
+            found.append(
+                Mismatch(
+                    step["_file"][:3],
+                    f"results[{result['i']}].status",
+                    result["status"],
+                    response.status_code,
+                )
+            )
         for name, value in result["ratelimit_headers"].items():
             if name == "ratelimit-reset":
                 continue
             if response.headers.get(name) != value:
-                found.append(Mismatch(step["_file"][:3], f"results[{result['i']}] {name}",
-                                      value, response.headers.get(name)))
+                found.append(
+                    Mismatch(
+                        step["_file"][:3],
+                        f"results[{result['i']}] {name}",
+                        value,
+                        response.headers.get(name),
+                    )
+                )
     return found
 
 
@@ -108,9 +128,14 @@ async def replay_all() -> dict[str, list[Mismatch]]:
                 # The rest of the rapid sequence (119's requests 1-9) exhausts the limit
                 # between 116 and 117 on the real store.
                 name_116 = next(n for n in STEP_NAMES if n.startswith("116"))
-                outcome[name_116].extend(await _rapid_limited(
-                    replayer, {**by_number["119"], "results": by_number["119"]["results"][:10]},
-                    by_number["116"], skip_first=True))
+                outcome[name_116].extend(
+                    await _rapid_limited(
+                        replayer,
+                        {**by_number["119"], "results": by_number["119"]["results"][:10]},
+                        by_number["116"],
+                        skip_first=True,
+                    )
+                )
                 await _clock_to_retry_after(replayer, 29)
             if replayer.recorded_nonce is None:
                 for header, value in step["response"]["headers"]:
@@ -123,7 +148,7 @@ async def replay_all() -> dict[str, list[Mismatch]]:
 
 @pytest.fixture(scope="module")
 async def replayed() -> AsyncIterator[dict[str, list[Mismatch]]]:
-    yield await replay_all()
+    return await replay_all()
 
 
 @pytest.mark.parametrize("name", STEP_NAMES)
@@ -135,7 +160,7 @@ async def test_step_matches_the_real_store(replayed: dict[str, list[Mismatch]], 
 
 def test_every_published_step_is_replayed() -> None:
     """No recorded step is left out of the replay."""
-    index = (load_steps.__globals__["recordings_dir"]() / "storeapi" / "index.json")
+    index = load_steps.__globals__["recordings_dir"]() / "storeapi" / "index.json"
     import json
 
     listed = [entry["file"].removesuffix(".json") for entry in json.loads(index.read_text())]

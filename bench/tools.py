@@ -1,0 +1,86 @@
+"""Shared plumbing for the benchmark scripts: servers on free ports, wrk, CPU time."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def server(argv: list[str], ready_url: str, env: dict[str, str] | None = None
+           ) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``argv`` (pinned to CPU 0 when possible) until the block ends."""
+    if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
+        argv = ["taskset", "-c", "0", *argv]
+    process = subprocess.Popen(argv, env={**os.environ, **(env or {})},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(ready_url, timeout=1)
+                break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{argv} did not start") from None
+                time.sleep(0.05)
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@dataclass
+class WrkResult:
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+
+
+def wrk(url: str, connections: int, seconds: float, headers: dict[str, str] | None = None
+        ) -> WrkResult:
+    """Drive ``url`` with wrk (pinned to CPU 1) and parse its latency distribution."""
+    binary = shutil.which("wrk")
+    if binary is None:
+        sys.exit("wrk is missing: apt-get install wrk")
+    argv = [binary, "-t1", f"-c{connections}", f"-d{max(int(seconds), 1)}s", "--latency"]
+    for name, value in (headers or {}).items():
+        argv += ["-H", f"{name}: {value}"]
+    if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
+        argv = ["taskset", "-c", "1", *argv]
+    out = subprocess.run([*argv, url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+
+    def pct(label: str) -> float:
+        match = re.search(rf"{label}%\s+([\d.]+)(us|ms|s)", out)
+        if match is None:
+            return float("nan")
+        value, unit = float(match.group(1)), match.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    return WrkResult(rps, pct("50"), pct("99"), total)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), children excluded."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks

@@ -1,0 +1,34 @@
+"""Small helpers for driving a storesim (in process or live) like a headless client."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+API = "/wp-json/wc/store/v1"
+
+
+async def new_cart(client: httpx.AsyncClient) -> dict[str, str]:
+    """Headers (Cart-Token and Nonce) for a fresh guest cart."""
+    response = await client.get(f"{API}/cart")
+    response.raise_for_status()
+    return {"Cart-Token": response.headers["Cart-Token"], "Nonce": response.headers["Nonce"]}
+
+
+async def add(client: httpx.AsyncClient, headers: dict[str, str], product_id: int,
+              quantity: int = 1, **extra: Any) -> httpx.Response:
+    return await client.post(f"{API}/cart/add-item",
+                             json={"id": product_id, "quantity": quantity, **extra},
+                             headers=headers)
+
+
+async def cart(client: httpx.AsyncClient, headers: dict[str, str]) -> dict[str, Any]:
+    response = await client.get(f"{API}/cart", headers={"Cart-Token": headers["Cart-Token"]})
+    response.raise_for_status()
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def quantity(cart_body: dict[str, Any], product_id: int) -> int:
+    return sum(i["quantity"] for i in cart_body["items"] if i["id"] == product_id)
