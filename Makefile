@@ -34,13 +34,13 @@ test: setup
 
 ## lint: ruff and mypy strict
 lint: setup
-	$(BIN)/ruff check service tests tools
-	$(BIN)/ruff format --check service tests tools
+	$(BIN)/ruff check service tests tools bench
+	$(BIN)/ruff format --check service tests tools bench
 	$(BIN)/mypy
 
 format: setup
-	$(BIN)/ruff format service tests tools
-	$(BIN)/ruff check --fix service tests tools
+	$(BIN)/ruff format service tests tools bench
+	$(BIN)/ruff check --fix service tests tools bench
 
 ## bench: the benchmark scripts (print ratios to a baseline measured in the same run)
 bench: setup

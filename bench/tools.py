@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 
@@ -23,13 +24,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(argv: list[str], ready_url: str, env: dict[str, str] | None = None
-           ) -> Iterator[subprocess.Popen[bytes]]:
+def server(
+    argv: list[str], ready_url: str, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
     """Run ``argv`` (pinned to CPU 0 when possible) until the block ends."""
     if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
         argv = ["taskset", "-c", "0", *argv]
-    process = subprocess.Popen(argv, env={**os.environ, **(env or {})},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        argv,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -54,8 +60,9 @@ class WrkResult:
     requests: int
 
 
-def wrk(url: str, connections: int, seconds: float, headers: dict[str, str] | None = None
-        ) -> WrkResult:
+def wrk(
+    url: str, connections: int, seconds: float, headers: dict[str, str] | None = None
+) -> WrkResult:
     """Drive ``url`` with wrk (pinned to CPU 1) and parse its latency distribution."""
     binary = shutil.which("wrk")
     if binary is None:
@@ -81,6 +88,6 @@ def wrk(url: str, connections: int, seconds: float, headers: dict[str, str] | No
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process (Linux /proc), children excluded."""
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     return (int(fields[11]) + int(fields[12])) / ticks

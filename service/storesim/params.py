@@ -123,10 +123,8 @@ def _coerce(name: str, value: Any, arg: Arg) -> Any:
             return None
         if kind == "integer" and is_integer(value):
             number = php_intval(value) if not isinstance(value, float) else int(value)
-            if (
-                (arg.minimum is not None
-                and number < arg.minimum)
-                or (arg.maximum is not None and number > arg.maximum)
+            if (arg.minimum is not None and number < arg.minimum) or (
+                arg.maximum is not None and number > arg.maximum
             ):
                 lo, hi = arg.minimum, arg.maximum
                 message = f"{name} must be between {lo} (inclusive) and {hi} (inclusive)"

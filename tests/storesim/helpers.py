@@ -16,11 +16,18 @@ async def new_cart(client: httpx.AsyncClient) -> dict[str, str]:
     return {"Cart-Token": response.headers["Cart-Token"], "Nonce": response.headers["Nonce"]}
 
 
-async def add(client: httpx.AsyncClient, headers: dict[str, str], product_id: int,
-              quantity: int = 1, **extra: Any) -> httpx.Response:
-    return await client.post(f"{API}/cart/add-item",
-                             json={"id": product_id, "quantity": quantity, **extra},
-                             headers=headers)
+async def add(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    product_id: int,
+    quantity: int = 1,
+    **extra: Any,
+) -> httpx.Response:
+    return await client.post(
+        f"{API}/cart/add-item",
+        json={"id": product_id, "quantity": quantity, **extra},
+        headers=headers,
+    )
 
 
 async def cart(client: httpx.AsyncClient, headers: dict[str, str]) -> dict[str, Any]:

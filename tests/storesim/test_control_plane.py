@@ -17,8 +17,11 @@ class TestCounters:
         headers = await new_cart(storesim)
         await add(storesim, headers, 15)
         sub = {"path": "/wc/store/v1/cart/add-item", "body": {"id": 10}, "headers": headers}
-        await storesim.post(f"{API}/batch", json={"requests": [sub, sub, sub]},
-                            headers={"Cart-Token": headers["Cart-Token"]})
+        await storesim.post(
+            f"{API}/batch",
+            json={"requests": [sub, sub, sub]},
+            headers={"Cart-Token": headers["Cart-Token"]},
+        )
         counters = (await storesim.get("/__sim/state")).json()["counters"]
         assert counters["requests"] == {"GET cart": 1, "POST cart/add-item": 1, "POST batch": 1}
         assert counters["writes"] == 2
@@ -36,13 +39,15 @@ class TestLatency:
 
     async def test_batch_latency_grows_with_its_size(self, storesim: httpx.AsyncClient) -> None:
         """A batch costs its base plus a per-request cost."""
-        await storesim.put("/__sim/latency", json={"batch_base_ms": 10,
-                                                    "batch_per_request_ms": 10})
+        await storesim.put("/__sim/latency", json={"batch_base_ms": 10, "batch_per_request_ms": 10})
         headers = await new_cart(storesim)
         sub = {"path": "/wc/store/v1/cart/add-item", "body": {"id": 10}, "headers": headers}
         started = time.perf_counter()
-        await storesim.post(f"{API}/batch", json={"requests": [sub] * 5},
-                            headers={"Cart-Token": headers["Cart-Token"]})
+        await storesim.post(
+            f"{API}/batch",
+            json={"requests": [sub] * 5},
+            headers={"Cart-Token": headers["Cart-Token"]},
+        )
         assert time.perf_counter() - started >= 0.06
 
     async def test_the_realistic_profile_is_the_measured_upstream(
@@ -50,8 +55,12 @@ class TestLatency:
     ) -> None:
         """``profile: realistic`` is 80±20 ms, and 60 + 15 ms per batch sub-request."""
         state = (await storesim.put("/__sim/latency", json={"profile": "realistic"})).json()
-        assert state["latency"] == {"fixed_ms": 80.0, "jitter_ms": 20.0,
-                                    "batch_base_ms": 60.0, "batch_per_request_ms": 15.0}
+        assert state["latency"] == {
+            "fixed_ms": 80.0,
+            "jitter_ms": 20.0,
+            "batch_base_ms": 60.0,
+            "batch_per_request_ms": 15.0,
+        }
 
 
 class TestRateLimit:
@@ -59,8 +68,7 @@ class TestRateLimit:
         self, storesim: httpx.AsyncClient
     ) -> None:
         """As WooCommerce: 400 ``rate_limit_exceeded`` (not 429) past the limit."""
-        await storesim.put("/__sim/rate-limit", json={"enabled": True, "limit": 2,
-                                                       "seconds": 30})
+        await storesim.put("/__sim/rate-limit", json={"enabled": True, "limit": 2, "seconds": 30})
         answers = [await storesim.get(f"{API}/cart") for _ in range(3)]
         assert [a.status_code for a in answers] == [200, 200, 400]
         assert [a.headers["RateLimit-Remaining"] for a in answers] == ["1", "0", "0"]
@@ -69,8 +77,7 @@ class TestRateLimit:
 
     async def test_the_window_resets_after_its_seconds(self, storesim: httpx.AsyncClient) -> None:
         """Moving the clock past the window lets requests through again."""
-        await storesim.put("/__sim/rate-limit", json={"enabled": True, "limit": 1,
-                                                       "seconds": 10})
+        await storesim.put("/__sim/rate-limit", json={"enabled": True, "limit": 1, "seconds": 10})
         assert (await storesim.get(f"{API}/cart")).status_code == 200
         assert (await storesim.get(f"{API}/cart")).status_code == 400
         await storesim.post("/__sim/clock", json={"advance_seconds": 11})
@@ -95,7 +102,7 @@ class TestTokensAndClock:
         headers = await new_cart(storesim)
         await add(storesim, headers, 15)
         await storesim.post("/__sim/clock", json={"advance_seconds": 40 * 3600})
-        fresh = (await storesim.get(f"{API}/cart", headers={"Cart-Token": headers["Cart-Token"]}))
+        fresh = await storesim.get(f"{API}/cart", headers={"Cart-Token": headers["Cart-Token"]})
         await storesim.post("/__sim/clock", json={"advance_seconds": 40 * 3600})
         later = await cart(storesim, {"Cart-Token": fresh.headers["Cart-Token"]})
         assert [i["id"] for i in later["items"]] == [15]

@@ -52,14 +52,13 @@ class TestFaults:
             "/__sim/faults", json={"next_hangs": 1, "hang_seconds": 2.0, "match": "add-item"}
         )
         with pytest.raises(httpx.ReadTimeout):
-            await storesim_live.post(f"{API}/cart/add-item", json={"id": 15, "quantity": 1},
-                                     headers=headers, timeout=0.3)
+            await storesim_live.post(
+                f"{API}/cart/add-item", json={"id": 15, "quantity": 1}, headers=headers, timeout=0.3
+            )
         state = (await storesim_live.get("/__sim/state")).json()
         assert state["counters"]["faults_injected"] == {"hang": 1}
 
-    async def test_faults_only_hit_matching_routes(
-        self, storesim_live: httpx.AsyncClient
-    ) -> None:
+    async def test_faults_only_hit_matching_routes(self, storesim_live: httpx.AsyncClient) -> None:
         """A fault limited to ``batch`` leaves single writes alone."""
         headers = await new_cart(storesim_live)
         await storesim_live.put("/__sim/faults", json={"error_rate": 1.0, "match": "batch"})

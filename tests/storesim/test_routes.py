@@ -13,8 +13,9 @@ class TestItemRoutes:
     ) -> None:
         """``cart/items``: GET lists with links, POST answers 201 with the item, DELETE empties."""
         headers = await new_cart(storesim)
-        created = await storesim.post(f"{API}/cart/items", json={"id": 11, "quantity": 2},
-                                      headers=headers)
+        created = await storesim.post(
+            f"{API}/cart/items", json={"id": 11, "quantity": 2}, headers=headers
+        )
         assert created.status_code == 201
         assert created.json()["quantity"] == 2
         assert created.json()["_links"]["collection"][0]["href"].endswith("/cart/items")
@@ -30,8 +31,9 @@ class TestItemRoutes:
         """``cart/items/{key}``: PUT sets the quantity, DELETE answers 204, then 409."""
         headers = await new_cart(storesim)
         key = (await add(storesim, headers, 11)).json()["items"][0]["key"]
-        updated = await storesim.put(f"{API}/cart/items/{key}", json={"quantity": 5},
-                                     headers=headers)
+        updated = await storesim.put(
+            f"{API}/cart/items/{key}", json={"quantity": 5}, headers=headers
+        )
         assert updated.json()["quantity"] == 5
         deleted = await storesim.delete(f"{API}/cart/items/{key}", headers=headers)
         assert deleted.status_code == 204
@@ -52,9 +54,14 @@ class TestItemRoutes:
     async def test_parameters_may_come_from_a_form_body(self, storesim: httpx.AsyncClient) -> None:
         """A form-encoded body, variation attributes included, works like JSON."""
         headers = await new_cart(storesim)
-        form = {"id": "16", "quantity": "1", "variation[0][attribute]": "Color",
-                "variation[0][value]": "red", "variation[1][attribute]": "Logo",
-                "variation[1][value]": "No"}
+        form = {
+            "id": "16",
+            "quantity": "1",
+            "variation[0][attribute]": "Color",
+            "variation[0][value]": "red",
+            "variation[1][attribute]": "Logo",
+            "variation[1][value]": "No",
+        }
         response = await storesim.post(f"{API}/cart/add-item", data=form, headers=headers)
         assert response.status_code == 201
         assert response.json()["items"][0]["id"] == 19
@@ -75,10 +82,13 @@ class TestItemRoutes:
         """Quantity limits: below 1 answers ``invalid_quantity``."""
         headers = await new_cart(storesim)
         key = (await add(storesim, headers, 11)).json()["items"][0]["key"]
-        response = await storesim.post(f"{API}/cart/update-item",
-                                       json={"key": key, "quantity": 0}, headers=headers)
+        response = await storesim.post(
+            f"{API}/cart/update-item", json={"key": key, "quantity": 0}, headers=headers
+        )
         assert response.status_code == 400
-        assert response.json()["message"] == "The minimum quantity that can be added to the cart is 1"
+        assert (
+            response.json()["message"] == "The minimum quantity that can be added to the cart is 1"
+        )
 
 
 class TestCoupons:
@@ -86,23 +96,27 @@ class TestCoupons:
         """``cart/coupons``: POST 201, GET one, DELETE 204, then 404."""
         headers = await new_cart(storesim)
         await add(storesim, headers, 15)
-        created = await storesim.post(f"{API}/cart/coupons", json={"code": "TEST"},
-                                      headers=headers)
+        created = await storesim.post(f"{API}/cart/coupons", json={"code": "TEST"}, headers=headers)
         assert created.status_code == 201
         assert created.json()["code"] == "test"
         assert created.json()["totals"]["total_discount"] == "1350"
         one = await storesim.get(f"{API}/cart/coupons/test", headers=headers)
         assert one.json()["discount_type"] == "percent"
-        assert (await storesim.delete(f"{API}/cart/coupons/test", headers=headers)).status_code == 204
+        assert (
+            await storesim.delete(f"{API}/cart/coupons/test", headers=headers)
+        ).status_code == 204
         missing = await storesim.get(f"{API}/cart/coupons/test", headers=headers)
         assert (missing.status_code, missing.json()["code"]) == (
-            404, "woocommerce_rest_cart_coupon_invalid_code")
+            404,
+            "woocommerce_rest_cart_coupon_invalid_code",
+        )
 
     async def test_an_expired_coupon_is_refused(self, storesim: httpx.AsyncClient) -> None:
         headers = await new_cart(storesim)
         await add(storesim, headers, 15)
-        response = await storesim.post(f"{API}/cart/apply-coupon", json={"code": "expired"},
-                                       headers=headers)
+        response = await storesim.post(
+            f"{API}/cart/apply-coupon", json={"code": "expired"}, headers=headers
+        )
         assert response.status_code == 400
         assert response.json()["message"] == "This coupon has expired."
 
@@ -112,12 +126,14 @@ class TestCoupons:
         """``min100`` needs 100.00; removing lines below that removes the coupon."""
         headers = await new_cart(storesim)
         await add(storesim, headers, 15, quantity=2)
-        applied = await storesim.post(f"{API}/cart/apply-coupon", json={"code": "min100"},
-                                      headers=headers)
+        applied = await storesim.post(
+            f"{API}/cart/apply-coupon", json={"code": "min100"}, headers=headers
+        )
         assert [c["code"] for c in applied.json()["coupons"]] == ["min100"]
         key = applied.json()["items"][0]["key"]
-        shrunk = await storesim.post(f"{API}/cart/update-item", json={"key": key, "quantity": 1},
-                                     headers=headers)
+        shrunk = await storesim.post(
+            f"{API}/cart/update-item", json={"key": key, "quantity": 1}, headers=headers
+        )
         assert shrunk.json()["coupons"] == []
 
 
@@ -125,8 +141,12 @@ class TestWordPressRouting:
     async def test_wrong_methods_and_unknown_routes_are_rest_no_route(
         self, storesim: httpx.AsyncClient
     ) -> None:
-        for method, path in (("POST", "/cart"), ("GET", "/cart/add-item"), ("GET", "/nope"),
-                             ("GET", "/batch")):
+        for method, path in (
+            ("POST", "/cart"),
+            ("GET", "/cart/add-item"),
+            ("GET", "/nope"),
+            ("GET", "/batch"),
+        ):
             response = await storesim.request(method, f"{API}{path}")
             assert (response.status_code, response.json()["code"]) == (404, "rest_no_route")
 
@@ -139,11 +159,13 @@ class TestWordPressRouting:
     async def test_products_filter_by_type_parent_and_search(
         self, storesim: httpx.AsyncClient
     ) -> None:
-        variations = await storesim.get(f"{API}/products", params={"type": "variation",
-                                                                     "parent": 16})
+        variations = await storesim.get(
+            f"{API}/products", params={"type": "variation", "parent": 16}
+        )
         assert [p["id"] for p in variations.json()] == [19, 18, 17]
-        by_title = await storesim.get(f"{API}/products", params={"orderby": "title",
-                                                                   "order": "asc"})
+        by_title = await storesim.get(
+            f"{API}/products", params={"orderby": "title", "order": "asc"}
+        )
         names = [p["name"] for p in by_title.json()]
         assert names == sorted(names, key=str.lower)
         too_many = await storesim.get(f"{API}/products", params={"per_page": 101})

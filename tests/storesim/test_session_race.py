@@ -38,10 +38,17 @@ class TestSessionRace:
     ) -> None:
         """A batch is one PHP request: its 25 sub-requests apply in order, none lost."""
         headers = await new_cart(storesim)
-        sub = {"method": "POST", "path": "/wc/store/v1/cart/add-item",
-               "body": {"id": 15, "quantity": 1}, "headers": headers}
-        response = await storesim.post(f"{API}/batch", json={"requests": [sub] * 25},
-                                       headers={"Cart-Token": headers["Cart-Token"]})
+        sub = {
+            "method": "POST",
+            "path": "/wc/store/v1/cart/add-item",
+            "body": {"id": 15, "quantity": 1},
+            "headers": headers,
+        }
+        response = await storesim.post(
+            f"{API}/batch",
+            json={"requests": [sub] * 25},
+            headers={"Cart-Token": headers["Cart-Token"]},
+        )
         assert response.status_code == 207
         quantities = [r["body"]["items"][0]["quantity"] for r in response.json()["responses"]]
         assert quantities == list(range(1, 26))

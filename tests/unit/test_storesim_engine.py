@@ -52,7 +52,9 @@ class TestCoupons:
         apply_coupon(state, "test", 37000)
         totals = calculate(state)
         assert [(c.code, c.discount, c.discount_tax) for c in totals.coupons] == [
-            ("20off", 2000, 200), ("test", 5550, 555)]
+            ("20off", 2000, 200),
+            ("test", 5550, 555),
+        ]
         assert totals.total_price == 33825
 
     def test_an_empty_cart_has_no_shipping_total(self) -> None:
@@ -61,15 +63,19 @@ class TestCoupons:
 
 
 class TestWordPressParameters:
-    @pytest.mark.parametrize(("value", "expected"), [("12abc", 12), ("abc", 0), (" 7", 7),
-                                                     (3.9, 3), (True, 1)])
+    @pytest.mark.parametrize(
+        ("value", "expected"), [("12abc", 12), ("abc", 0), (" 7", 7), (3.9, 3), (True, 1)]
+    )
     def test_intval_reads_leading_digits_like_php(self, value: object, expected: int) -> None:
         assert php_intval(value) == expected
 
-    @pytest.mark.parametrize(("value", "expected"), [("1", True), ("1.0", True), ("1.5", False),
-                                                     (True, False), ("x", False), (2, True)])
-    def test_integer_validation_follows_rest_is_integer(self, value: object,
-                                                        expected: bool) -> None:
+    @pytest.mark.parametrize(
+        ("value", "expected"),
+        [("1", True), ("1.0", True), ("1.5", False), (True, False), ("x", False), (2, True)],
+    )
+    def test_integer_validation_follows_rest_is_integer(
+        self, value: object, expected: bool
+    ) -> None:
         assert is_integer(value) is expected
 
     def test_form_bodies_nest_like_parse_str(self) -> None:
