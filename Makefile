@@ -20,9 +20,9 @@ $(VENV)/.installed: $(BIN)/python requirements-dev.lock pyproject.toml
 setup: $(VENV)/.installed
 	@command -v redis-server >/dev/null || scripts/install-system-deps.sh
 
-## demo: the simulated store with the realistic latency profile (the gateway joins with issue 3)
+## demo: the gateway on :8080 with storesim (realistic latency) and the embedded state store
 demo: setup
-	$(BIN)/python -m storesim --port $(STORESIM_PORT) --latency realistic
+	$(BIN)/python -m cartsync demo --port $(PORT) --storesim-port $(STORESIM_PORT)
 
 ## storesim: the simulated WooCommerce Store API alone, no latency
 storesim: setup

@@ -1,0 +1,5 @@
+"""``python -m cartsync``: the command line."""
+
+from .cli import main
+
+main()

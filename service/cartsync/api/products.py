@@ -1,0 +1,71 @@
+"""``/v1/products``: the catalogue in the compact style, cached for a short time."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, Response, get
+from litestar.di import Provide
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import Parameter
+
+from ..auth import Owner
+from ..carts import model
+from ..carts.service import CartService
+from ..upstream.port import ProductQuery
+from .dependencies import provide_owner, provide_service
+from .schemas import ErrorBody
+
+_CACHE = {"Cache-Control": "private, max-age=30"}
+
+
+class ProductController(Controller):
+    path = "/v1/products"
+    tags = ["products"]
+    dependencies = {
+        "owner": Provide(provide_owner),
+        "service": Provide(provide_service, sync_to_thread=False),
+    }
+
+    @get(
+        "/",
+        operation_id="listProducts",
+        responses={
+            200: ResponseSpec(model.ProductPage, generate_examples=False),
+            503: ResponseSpec(ErrorBody, generate_examples=False),
+        },
+        summary="A page of the catalogue",
+    )
+    async def list_products(
+        self,
+        owner: Owner,
+        service: CartService,
+        page: Annotated[int, Parameter(ge=1, le=10_000)] = 1,
+        per_page: Annotated[int, Parameter(ge=1, le=100)] = 20,
+        search: Annotated[str | None, Parameter(max_length=100)] = None,
+        category: Annotated[str | None, Parameter(max_length=100)] = None,
+        product_type: Annotated[
+            str | None, Parameter(query="type", pattern="^[a-z_]{1,20}$")
+        ] = None,
+        parent: Annotated[int | None, Parameter(ge=1)] = None,
+    ) -> Response[bytes]:
+        query = ProductQuery(page, per_page, search, category, product_type, parent)
+        return Response(
+            await service.products(query), media_type="application/json", headers=_CACHE
+        )
+
+    @get(
+        "/{product_id:int}",
+        operation_id="getProduct",
+        responses={
+            200: ResponseSpec(model.Product, generate_examples=False),
+            404: ResponseSpec(ErrorBody, generate_examples=False),
+        },
+        summary="One product or variation",
+    )
+    async def get_product(
+        self, owner: Owner, service: CartService, product_id: Annotated[int, Parameter(ge=1)]
+    ) -> Response[bytes]:
+        return Response(
+            await service.product(product_id), media_type="application/json", headers=_CACHE
+        )

@@ -1,0 +1,129 @@
+"""The application factory: every route, plugin, dependency and handler, in one place."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+from collections.abc import AsyncIterator
+
+from litestar import Litestar
+from litestar.config.app import AppConfig
+from litestar.datastructures import State
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+
+from .api.carts import CartController
+from .api.errors import EXCEPTION_HANDLERS
+from .api.limits import Limits
+from .api.ops import OpsController
+from .api.products import ProductController
+from .api.session import SessionController
+from .auth import Authenticator
+from .carts.service import CartService
+from .observability import RequestLogMiddleware, configure_logging, register_collector
+from .settings import Settings
+from .state.memory import MemoryStateStore
+from .state.port import StateStore
+from .state.redis import RedisStateStore
+from .upstream.port import Upstream
+from .upstream.storeapi import StoreApiUpstream
+
+VERSION = "0.1.0"
+
+
+def make_state(settings: Settings) -> StateStore:
+    if settings.redis_url is None:
+        return MemoryStateStore()
+    return RedisStateStore.from_url(settings.redis_url)
+
+
+def make_upstream(settings: Settings) -> StoreApiUpstream:
+    return StoreApiUpstream(
+        settings.upstream_url,
+        connect_timeout=settings.upstream_connect_timeout_s,
+        read_timeout=settings.upstream_read_timeout_s,
+        read_retries=settings.upstream_read_retries,
+        max_connections=settings.upstream_max_connections,
+    )
+
+
+def openapi_config() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="cartsync",
+        version=VERSION,
+        description="One cart per shopper on every device, in front of a WooCommerce store.",
+        path="/schema",
+        components=Components(
+            security_schemes={
+                "bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
+            }
+        ),
+        security=[{"bearer": []}],
+        use_handler_docstrings=False,
+    )
+
+
+def create_app(
+    settings: Settings, *, state: StateStore | None = None, upstream: Upstream | None = None
+) -> Litestar:
+    """A cartsync app. ``state`` and ``upstream`` may be injected (tests); otherwise they
+    are built from ``settings`` at start-up and closed at shutdown."""
+    configure_logging(settings)
+    app_state = State({"settings": settings, "service": None})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        store = state or make_state(settings)
+        source = upstream or make_upstream(settings)
+        service = CartService(settings, store, source)
+        app.state.state = store
+        app.state.service = service
+        app.state.authenticator = Authenticator(settings)
+        app.state.limits = Limits(
+            store, settings.rate_limit_per_minute, settings.write_rate_limit_per_minute
+        )
+        await service.start()
+        register_collector(lambda: app.state.service)
+        gc.collect()
+        gc.freeze()  # long-lived objects out of the collector's way: p99 drops by half
+        try:
+            yield
+        finally:
+            await service.close()
+            if upstream is None:
+                await source.aclose()
+            if state is None:
+                await store.aclose()
+
+    prometheus = PrometheusConfig(
+        app_name="cartsync",
+        prefix="cartsync",
+        exclude=["/metrics", "/healthz", "/readyz"],
+        group_path=True,
+    )
+
+    class Metrics(PrometheusController):
+        path = "/metrics"
+        include_in_schema = False
+
+    config = AppConfig(
+        route_handlers=[
+            CartController,
+            ProductController,
+            SessionController,
+            OpsController,
+            Metrics,
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=[lifespan],
+        middleware=[RequestLogMiddleware, prometheus.middleware],
+        openapi_config=openapi_config(),
+        state=app_state,
+        request_max_body_size=settings.max_body_bytes,
+        debug=False,
+    )
+    return Litestar.from_config(config)
+
+
+__all__ = ["create_app"]

@@ -1,0 +1,229 @@
+"""``cartsync serve | demo | openapi | check``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import msgspec
+import uvicorn
+
+from .settings import Settings, SettingsError, load_settings
+
+DEMO_ISSUER = "https://demo-shop.example"
+DEMO_AUDIENCE = "cartsync-demo"
+
+
+def app_from_env() -> object:
+    """The ASGI app built from ``CARTSYNC_*`` (uvicorn factory for ``--workers N``)."""
+    from .app import create_app
+
+    return create_app(load_settings())
+
+
+def _fail(message: str, code: int = 2) -> None:
+    print(f"cartsync: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def serve(args: argparse.Namespace) -> None:
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        _fail(str(exc))
+        return
+    if settings.embedded_state and args.workers > 1:
+        _fail("--workers > 1 needs CARTSYNC_REDIS_URL: the embedded store is one process")
+    uvicorn.run(
+        "cartsync.cli:app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=True,
+        timeout_graceful_shutdown=30,
+    )
+
+
+def _wait_for(url: str, process: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            _fail(f"storesim exited with {process.returncode}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    _fail(f"storesim did not start at {url}")
+
+
+def demo_session(base: str, token: str) -> str:
+    """A copy-paste curl session against the demo (the seed flow of the Store API)."""
+    return f"""
+  export CARTSYNC={base}
+  export TOKEN={token}
+
+  # 1. the catalogue, compact
+  curl -s "$CARTSYNC/v1/products?per_page=5" -H "Authorization: Bearer $TOKEN"
+  # 2. add "Beanie with Logo" (product 10)
+  curl -s -X POST "$CARTSYNC/v1/cart/items" -H "Authorization: Bearer $TOKEN" \\
+       -H "Content-Type: application/json" -d '{{"product_id": 10, "quantity": 2}}'
+  # 3. read the cart (note the ETag; send it back as If-None-Match for a 304)
+  curl -si "$CARTSYNC/v1/cart" -H "Authorization: Bearer $TOKEN"
+  # 4. customer details
+  curl -s -X PUT "$CARTSYNC/v1/cart/customer" -H "Authorization: Bearer $TOKEN" \\
+       -H "Content-Type: application/json" \\
+       -d '{{"billing_address": {{"first_name": "Jane", "last_name": "Doe", \
+            "address_1": "1 Main St", "city": "New York", "state": "NY", "postcode": "10001", \
+            "country": "US", "email": "jane@example.com"}}, "shipping_address": {{ \
+            "first_name": "Jane", "last_name": "Doe", "address_1": "1 Main St", \
+            "city": "New York", "state": "NY", "postcode": "10001", "country": "US"}}}}'
+  # 5. pick a shipping rate
+  curl -s -X PUT "$CARTSYNC/v1/cart/shipping" -H "Authorization: Bearer $TOKEN" \\
+       -H "Content-Type: application/json" -d '{{"package_id": 0, "rate_id": "free_shipping:2"}}'
+  # 6. apply coupon "test" (15 % off)
+  curl -s -X POST "$CARTSYNC/v1/cart/coupons" -H "Authorization: Bearer $TOKEN" \\
+       -H "Content-Type: application/json" -d '{{"code": "test"}}'
+  # a guest of your own:
+  curl -s -X POST "$CARTSYNC/v1/session/guest"
+"""
+
+
+def demo(args: argparse.Namespace) -> None:
+    """The gateway on ``--port`` with storesim (realistic latency) and the embedded store."""
+    from .app import create_app
+    from .auth import issue_user_token
+
+    sim_port = args.storesim_port
+    storesim = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "storesim", "--port", str(sim_port), "--latency", "realistic"],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for(f"http://127.0.0.1:{sim_port}/__sim/state", storesim)
+        settings = Settings(
+            upstream_url=f"http://127.0.0.1:{sim_port}",
+            jwt_secret=secrets.token_urlsafe(36),
+            jwt_issuer=DEMO_ISSUER,
+            jwt_audience=DEMO_AUDIENCE,
+            guest_secret=secrets.token_urlsafe(36),
+            log_format="console",
+            environment="demo",
+        )
+        token = issue_user_token(settings, "demo-user", ttl_s=24 * 3600)
+        base = f"http://{args.host}:{args.port}"
+        print(
+            f"cartsync demo: gateway {base}, simulated store http://127.0.0.1:{sim_port} "
+            "(80±20 ms per call), embedded state store. A user token for 24 h:",
+            demo_session(base, token),
+            sep="\n",
+            flush=True,
+        )
+        uvicorn.run(
+            create_app(settings),
+            host=args.host,
+            port=args.port,
+            log_level="warning",
+            access_log=False,
+        )
+    finally:
+        storesim.terminate()
+        storesim.wait(timeout=10)
+
+
+def placeholder_settings() -> Settings:
+    """Settings for building the app without serving it (the OpenAPI document)."""
+    return Settings(
+        upstream_url="https://shop.example",
+        jwt_secret="x" * 32,
+        jwt_issuer="https://shop.example",
+        jwt_audience="cartsync",
+        guest_secret="y" * 32,
+    )
+
+
+def openapi_document() -> str:
+    from .app import create_app
+
+    app = create_app(placeholder_settings())
+    plain = json.loads(msgspec.json.encode(app.openapi_schema.to_schema()))
+    return json.dumps(plain, indent=2, sort_keys=True) + "\n"
+
+
+def openapi(args: argparse.Namespace) -> None:
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(openapi_document())
+    print(f"wrote {args.output}")
+
+
+async def _check(settings: Settings) -> list[str]:
+    problems = []
+    if settings.redis_url is not None:
+        from .state.redis import RedisStateStore
+
+        store = RedisStateStore.from_url(settings.redis_url)
+        try:
+            await store.ping()
+        except Exception as exc:  # any failure is the answer to report
+            problems.append(f"Redis at CARTSYNC_REDIS_URL is unreachable: {exc}")
+        finally:
+            await store.aclose()
+    url = settings.upstream_url.rstrip("/") + "/wp-json/wc/store/v1/products?per_page=1"
+    try:
+        async with httpx.AsyncClient(timeout=settings.upstream_read_timeout_s) as client:
+            response = await client.get(url)
+        if response.status_code != 200:
+            problems.append(f"the store answered {response.status_code} at {url}")
+    except httpx.HTTPError as exc:
+        problems.append(f"the store is unreachable at {url}: {type(exc).__name__}")
+    return problems
+
+
+def check(args: argparse.Namespace) -> None:
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        _fail(str(exc))
+        return
+    problems = asyncio.run(_check(settings))
+    if problems:
+        for problem in problems:
+            print(f"cartsync check: {problem}", file=sys.stderr)
+        raise SystemExit(1)
+    state = "Redis" if settings.redis_url else "embedded (one process)"
+    print(f"cartsync check: ok (store {settings.upstream_url}, state {state})")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="cartsync")
+    commands = parser.add_subparsers(dest="command", required=True)
+    p_serve = commands.add_parser("serve", help="serve the gateway (settings from CARTSYNC_*)")
+    p_serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a container listens on all
+    p_serve.add_argument("--port", type=int, default=8080)
+    p_serve.add_argument(
+        "--workers", type=int, default=int(os.environ.get("CARTSYNC_WORKERS", "1"))
+    )
+    p_serve.set_defaults(run=serve)
+    p_demo = commands.add_parser("demo", help="gateway + simulated store + embedded state")
+    p_demo.add_argument("--host", default="127.0.0.1")
+    p_demo.add_argument("--port", type=int, default=8080)
+    p_demo.add_argument("--storesim-port", type=int, default=8181)
+    p_demo.set_defaults(run=demo)
+    p_openapi = commands.add_parser("openapi", help="write the OpenAPI document")
+    p_openapi.add_argument("--output", default="openapi/cartsync.v1.json")
+    p_openapi.set_defaults(run=openapi)
+    p_check = commands.add_parser("check", help="check configuration and reachability")
+    p_check.set_defaults(run=check)
+    args = parser.parse_args(argv)
+    args.run(args)

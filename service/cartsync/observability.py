@@ -1,0 +1,143 @@
+"""Structured logs (one canonical line per request) and Prometheus metrics.
+
+Logs are JSON in production and readable in a terminal; they carry the request id,
+the owner's opaque id and the cart id, never a token or a request body.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import sys
+import time
+from collections.abc import Iterator, Mapping, MutableMapping
+from typing import Any
+
+import structlog
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import REGISTRY, Collector
+
+from .settings import Settings
+
+_HIDDEN = ("token", "authorization", "cart_token", "nonce", "body", "password", "cookie")
+
+
+def _drop_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> Mapping[str, Any]:
+    """Last line of defence: no field that could hold a secret reaches a log."""
+    for key in list(event):
+        if any(hidden in key.lower() for hidden in _HIDDEN):
+            event[key] = "[hidden]"
+    return event
+
+
+def configure_logging(settings: Settings) -> None:
+    json_logs = settings.log_format == "json" or (
+        settings.log_format == "auto" and not sys.stderr.isatty()
+    )
+    level = getattr(logging, settings.log_level.upper())
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if json_logs
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _drop_secrets,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+
+
+class RequestLogMiddleware:
+    """One log line per HTTP request: id, route, status, latency, owner, cart, cache."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.log = structlog.get_logger("cartsync.request")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
+        structlog.contextvars.clear_contextvars()
+        headers = dict(scope["headers"])
+        incoming = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = (
+            incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else secrets.token_hex(8)
+        )
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            path = scope.get("path", "")
+            if path not in ("/healthz", "/readyz", "/metrics"):
+                self.log.info(
+                    "request",
+                    method=scope.get("method"),
+                    path=path,
+                    status=status,
+                    latency_ms=round((time.perf_counter() - started) * 1000, 2),
+                )
+
+
+class ServiceCollector(Collector):
+    """Exports the cart service's counters (per replica) to Prometheus."""
+
+    def __init__(self, stats_source: Any) -> None:
+        self._source = stats_source
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        service = self._source()
+        if service is None:
+            return
+        stats = service.stats
+        reads = CounterMetricFamily(
+            "cartsync_cart_reads", "Cart reads by where they were answered from", labels=["source"]
+        )
+        reads.add_metric(["near_cache"], stats.near_hits)
+        reads.add_metric(["state_store"], stats.state_hits)
+        yield reads
+        upstream = CounterMetricFamily(
+            "cartsync_upstream_calls", "Calls to the store", labels=["kind"]
+        )
+        upstream.add_metric(["read"], stats.upstream_reads)
+        upstream.add_metric(["write"], stats.upstream_writes)
+        yield upstream
+        yield CounterMetricFamily(
+            "cartsync_stale_served", "Carts served marked stale", value=stats.stale_served
+        )
+
+
+_registered: dict[str, Any] = {}
+
+
+def register_collector(service_source: Any) -> None:
+    """Register once per process; later apps (tests) replace the source."""
+    if "collector" in _registered:
+        _registered["collector"]._source = service_source
+        return
+    collector = ServiceCollector(service_source)
+    REGISTRY.register(collector)
+    _registered["collector"] = collector

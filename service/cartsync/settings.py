@@ -1,0 +1,144 @@
+"""Settings: one frozen object built once from ``CARTSYNC_*`` environment variables.
+
+Every setting is documented in the README's configuration table. Invalid values are
+rejected at start with the variable's name, never discovered at the first request.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Literal
+from urllib.parse import urlparse
+
+import msgspec
+
+PREFIX = "CARTSYNC_"
+
+
+class SettingsError(ValueError):
+    """A configuration problem; the message names the environment variable."""
+
+
+class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Everything configurable, with safe defaults where one exists."""
+
+    upstream_url: str
+    upstream_kind: Literal["storeapi"] = "storeapi"
+    redis_url: str | None = None
+    jwt_secret: str | None = None
+    jwt_public_key: str | None = None
+    jwt_issuer: str
+    jwt_audience: str
+    guest_secret: str
+    guest_token_ttl_s: int = 30 * 24 * 3600
+    snapshot_freshness_s: float = 30.0
+    products_ttl_s: float = 60.0
+    upstream_connect_timeout_s: float = 3.0
+    upstream_read_timeout_s: float = 15.0
+    upstream_read_retries: int = 2
+    upstream_max_connections: int = 100
+    lock_ttl_s: float = 30.0
+    lock_wait_s: float = 20.0
+    max_body_bytes: int = 64 * 1024
+    rate_limit_per_minute: int = 600
+    write_rate_limit_per_minute: int = 120
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    environment: str = "production"
+
+    @property
+    def jwt_algorithm(self) -> str:
+        return "RS256" if self.jwt_public_key else "HS256"
+
+    @property
+    def jwt_key(self) -> str:
+        return self.jwt_public_key or self.jwt_secret or ""
+
+    @property
+    def embedded_state(self) -> bool:
+        return self.redis_url is None
+
+
+_REQUIRED = ("upstream_url", "jwt_issuer", "jwt_audience", "guest_secret")
+
+
+def _env_name(field: str) -> str:
+    return PREFIX + field.upper()
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build the settings from the environment (or ``environ``), validating every value."""
+    env = os.environ if environ is None else environ
+    raw: dict[str, str] = {}
+    for field in Settings.__struct_fields__:
+        value = env.get(_env_name(field))
+        if value is not None and value.strip() != "":
+            raw[field] = value.strip() if field != "jwt_public_key" else value
+    for field in _REQUIRED:
+        if field not in raw:
+            raise SettingsError(f"{_env_name(field)} is required")
+    try:
+        settings = msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise SettingsError(_explain(exc)) from exc
+    _check(settings)
+    return settings
+
+
+def _explain(exc: msgspec.ValidationError) -> str:
+    message = str(exc)
+    marker = "at `$."
+    if marker in message:
+        field = message.split(marker, 1)[1].rstrip("`")
+        return f"{_env_name(field)}: {message.split(' - at', 1)[0]}"
+    return message
+
+
+def _check(settings: Settings) -> None:
+    url = urlparse(settings.upstream_url)
+    if url.scheme not in ("http", "https") or not url.netloc:
+        raise SettingsError(
+            "CARTSYNC_UPSTREAM_URL must be an http(s) URL such as https://shop.example"
+        )
+    if "/wp-json" in url.path or "rest_route" in url.query:
+        raise SettingsError(
+            "CARTSYNC_UPSTREAM_URL is the shop's base URL: /wp-json/wc/store/v1 is appended"
+        )
+    if settings.redis_url is not None and urlparse(settings.redis_url).scheme not in (
+        "redis",
+        "rediss",
+        "unix",
+    ):
+        raise SettingsError("CARTSYNC_REDIS_URL must be a redis://, rediss:// or unix:// URL")
+    if bool(settings.jwt_secret) == bool(settings.jwt_public_key):
+        raise SettingsError("set exactly one of CARTSYNC_JWT_SECRET and CARTSYNC_JWT_PUBLIC_KEY")
+    if settings.jwt_secret is not None and len(settings.jwt_secret) < 32:
+        raise SettingsError("CARTSYNC_JWT_SECRET must be at least 32 characters")
+    if settings.jwt_public_key is not None and "PUBLIC KEY" not in settings.jwt_public_key:
+        raise SettingsError("CARTSYNC_JWT_PUBLIC_KEY must be a PEM public key")
+    if len(settings.guest_secret) < 32:
+        raise SettingsError("CARTSYNC_GUEST_SECRET must be at least 32 characters")
+    positive = (
+        "snapshot_freshness_s",
+        "products_ttl_s",
+        "upstream_connect_timeout_s",
+        "upstream_read_timeout_s",
+        "lock_ttl_s",
+        "lock_wait_s",
+        "max_body_bytes",
+        "rate_limit_per_minute",
+        "write_rate_limit_per_minute",
+        "guest_token_ttl_s",
+        "upstream_max_connections",
+    )
+    for field in positive:
+        if getattr(settings, field) <= 0:
+            raise SettingsError(f"{_env_name(field)} must be greater than 0")
+    if settings.upstream_read_retries < 0:
+        raise SettingsError("CARTSYNC_UPSTREAM_READ_RETRIES must not be negative")
+    if settings.lock_ttl_s <= settings.upstream_read_timeout_s:
+        raise SettingsError(
+            "CARTSYNC_LOCK_TTL_S must be longer than CARTSYNC_UPSTREAM_READ_TIMEOUT_S, "
+            "so a write cannot outlive the lock that serialises it"
+        )

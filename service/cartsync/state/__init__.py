@@ -1,0 +1,1 @@
+"""Everything kept between requests: registry, tokens, snapshots, locks, limits."""

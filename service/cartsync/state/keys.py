@@ -1,0 +1,36 @@
+"""Every Redis key, built in one place.
+
+All keys of one cart share the hash tag ``{cart:ID}`` so Lua scripts and multi-key
+steps stay in one Redis Cluster slot. The owner → cart key lives in its own slot and
+is never used in the same script as a cart's keys. ``v1`` versions the stored formats.
+"""
+
+from __future__ import annotations
+
+PREFIX = "cs:v1"
+CHANGES_CHANNEL = f"{PREFIX}:changes"
+NONCE = f"{PREFIX}:upstream:nonce"
+
+
+def owner(owner_id: str) -> str:
+    return f"{PREFIX}:owner:{{{owner_id}}}"
+
+
+def cart_token(cart_id: str) -> str:
+    return f"{PREFIX}:{{cart:{cart_id}}}:token"
+
+
+def cart_snapshot(cart_id: str) -> str:
+    return f"{PREFIX}:{{cart:{cart_id}}}:snap"
+
+
+def lock(name: str) -> str:
+    return f"{PREFIX}:lock:{{{name}}}"
+
+
+def rate(key: str, window: int) -> str:
+    return f"{PREFIX}:rate:{{{key}}}:{window}"
+
+
+def value(key: str) -> str:
+    return f"{PREFIX}:value:{key}"

@@ -1,0 +1,16 @@
+-- KEYS[1]: the cart's snapshot hash.
+-- ARGV: epoch, version, fetched_at, digest, body, ttl_seconds.
+-- Stores the snapshot only if it belongs to the current epoch and is newer than the
+-- stored one, so a slow writer can never replace a newer cart with an older one.
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if epoch ~= ARGV[1] then
+  return 0
+end
+local current = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
+if tonumber(ARGV[2]) <= current then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'version', ARGV[2], 'fetched', ARGV[3], 'digest', ARGV[4],
+           'body', ARGV[5])
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[6]))
+return 1

@@ -1,0 +1,223 @@
+"""The Redis state store (redis-py asyncio, hiredis): for any number of replicas.
+
+Read-modify-write steps are Lua scripts (``lua/``), registered once. Keys come from
+``keys.py``. Changes go out on one pub/sub channel; a subscriber that reconnects
+tells its handler that changes may have been missed (pub/sub is at-most-once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import secrets
+import time
+from collections.abc import Callable, Coroutine
+from importlib import resources
+from typing import Any, ParamSpec, TypeVar
+
+import msgspec
+import redis.asyncio as redis
+import structlog
+
+from . import keys
+from .port import Change, ChangeHandler, Snapshot, StateUnavailable
+
+log = structlog.get_logger(__name__)
+CART_TTL_S = 30 * 24 * 3600
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _bytes(value: bytes | str) -> bytes:
+    return value if isinstance(value, bytes) else value.encode()
+
+
+def _script(name: str) -> str:
+    return resources.files("cartsync.state").joinpath(f"lua/{name}.lua").read_text()
+
+
+class _ChangeMessage(msgspec.Struct, array_like=True):
+    cart_id: str
+    epoch: str
+    version: int
+
+
+_ENCODE = msgspec.msgpack.Encoder()
+_DECODE = msgspec.msgpack.Decoder(_ChangeMessage)
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _translated(
+    method: Callable[P, Coroutine[Any, Any, R]],
+) -> Callable[P, Coroutine[Any, Any, R]]:
+    """Redis failures become ``StateUnavailable`` at this boundary."""
+
+    @functools.wraps(method)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await method(*args, **kwargs)
+        except (redis.RedisError, OSError) as exc:
+            raise StateUnavailable(f"{method.__name__}: {type(exc).__name__}") from exc
+
+    return wrapper
+
+
+class RedisStateStore:
+    def __init__(self, client: redis.Redis, *, cart_ttl_s: int = CART_TTL_S) -> None:
+        self._redis = client
+        self._cart_ttl_s = cart_ttl_s
+        self._reserve = client.register_script(_script("reserve_version"))
+        self._store = client.register_script(_script("store_snapshot"))
+        self._touch = client.register_script(_script("touch_snapshot"))
+        self._unlock = client.register_script(_script("unlock"))
+        self._hit = client.register_script(_script("hit"))
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @classmethod
+    def from_url(cls, url: str) -> RedisStateStore:
+        client = redis.Redis.from_url(
+            url, socket_timeout=5, socket_connect_timeout=3, health_check_interval=30
+        )
+        return cls(client)
+
+    @_translated
+    async def ping(self) -> None:
+        await self._redis.ping()
+
+    async def aclose(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await self._redis.aclose()
+
+    @_translated
+    async def cart_of(self, owner: str) -> str | None:
+        value = await self._redis.get(keys.owner(owner))
+        return _text(value) if value is not None else None
+
+    @_translated
+    async def claim_cart(self, owner: str, cart_id: str) -> str:
+        key = keys.owner(owner)
+        await self._redis.set(key, cart_id, nx=True, ex=self._cart_ttl_s)
+        value = await self._redis.get(key)
+        return _text(value) if value is not None else cart_id
+
+    @_translated
+    async def upstream_token(self, cart_id: str) -> str | None:
+        value = await self._redis.get(keys.cart_token(cart_id))
+        return _text(value) if value is not None else None
+
+    @_translated
+    async def set_upstream_token(self, cart_id: str, token: str) -> None:
+        await self._redis.set(keys.cart_token(cart_id), token, ex=self._cart_ttl_s)
+
+    @_translated
+    async def snapshot(self, cart_id: str) -> Snapshot | None:
+        fields = await self._redis.hmget(
+            keys.cart_snapshot(cart_id), ["epoch", "version", "fetched", "digest", "body"]
+        )
+        epoch, version, fetched, digest, body = fields
+        if epoch is None or version is None or body is None:
+            return None
+        return Snapshot(
+            _text(epoch), int(version), float(fetched or 0), _text(digest or b""), _bytes(body)
+        )
+
+    @_translated
+    async def reserve_version(self, cart_id: str) -> tuple[str, int]:
+        epoch, version = await self._reserve(
+            keys=[keys.cart_snapshot(cart_id)], args=[secrets.token_hex(4)]
+        )
+        return _text(epoch), int(version)
+
+    @_translated
+    async def store_snapshot(self, cart_id: str, snapshot: Snapshot) -> bool:
+        stored = await self._store(
+            keys=[keys.cart_snapshot(cart_id)],
+            args=[
+                snapshot.epoch,
+                snapshot.version,
+                repr(snapshot.fetched_at),
+                snapshot.digest,
+                snapshot.body,
+                self._cart_ttl_s,
+            ],
+        )
+        return bool(stored)
+
+    @_translated
+    async def touch_snapshot(self, cart_id: str, version: int, fetched_at: float) -> None:
+        await self._touch(keys=[keys.cart_snapshot(cart_id)], args=[version, repr(fetched_at)])
+
+    @_translated
+    async def try_lock(self, name: str, token: str, ttl_s: float) -> bool:
+        return bool(
+            await self._redis.set(keys.lock(name), token, nx=True, px=max(int(ttl_s * 1000), 1))
+        )
+
+    @_translated
+    async def unlock(self, name: str, token: str) -> None:
+        await self._unlock(keys=[keys.lock(name)], args=[token])
+
+    @_translated
+    async def hit(self, key: str, limit: int, window_s: int) -> int | None:
+        window = int(time.time()) // window_s
+        wait_ms = await self._hit(keys=[keys.rate(key, window)], args=[limit, window_s * 1000])
+        return None if int(wait_ms) == 0 else max(1, -(-int(wait_ms) // 1000))
+
+    @_translated
+    async def get_value(self, key: str) -> bytes | None:
+        value = await self._redis.get(keys.value(key))
+        return _bytes(value) if value is not None else None
+
+    @_translated
+    async def set_value(self, key: str, value: bytes, ttl_s: float) -> None:
+        await self._redis.set(keys.value(key), value, px=max(int(ttl_s * 1000), 1))
+
+    @_translated
+    async def publish(self, change: Change) -> None:
+        message = _ENCODE.encode(_ChangeMessage(change.cart_id, change.epoch, change.version))
+        await self._redis.publish(keys.CHANGES_CHANNEL, message)
+
+    async def subscribe(self, handler: ChangeHandler) -> None:
+        ready = asyncio.Event()
+        self._tasks.append(asyncio.create_task(self._listen(handler, ready)))
+        await ready.wait()
+
+    async def _listen(self, handler: ChangeHandler, ready: asyncio.Event) -> None:
+        """Deliver changes; after any disconnection, resubscribe and report a gap."""
+        backoff = 0.1
+        while True:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(keys.CHANGES_CHANNEL)
+                backoff = 0.1
+                await handler(None)  # anything cached before now may have missed a change
+                ready.set()
+                async for message in pubsub.listen():
+                    if message.get("type") != "message":
+                        continue
+                    try:
+                        decoded = _DECODE.decode(message["data"])
+                    except msgspec.DecodeError:
+                        continue
+                    await handler(Change(decoded.cart_id, decoded.epoch, decoded.version))
+            except asyncio.CancelledError:
+                raise
+            except (redis.RedisError, OSError) as exc:
+                log.warning("change feed disconnected", error=type(exc).__name__)
+                ready.set()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]

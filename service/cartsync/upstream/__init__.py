@@ -1,0 +1,1 @@
+"""The store behind cartsync: a small port and one adapter per store API."""

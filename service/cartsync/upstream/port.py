@@ -1,0 +1,48 @@
+"""What the cart service needs from a store: the port every adapter implements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..carts.model import Cart, Product, ProductPage
+from ..carts.operations import Operation
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamCart:
+    """A cart as the store returned it (``version`` not yet assigned), with the newest
+    upstream token and guest nonce from the response headers."""
+
+    cart: Cart
+    token: str
+    nonce: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ProductQuery:
+    page: int = 1
+    per_page: int = 20
+    search: str | None = None
+    category: str | None = None
+    product_type: str | None = None
+    parent: int | None = None
+
+
+class Upstream(Protocol):
+    """One store API (WooCommerce Store API; CoCart later)."""
+
+    async def fetch_cart(self, token: str | None) -> UpstreamCart:
+        """Read the cart of ``token`` (a new guest cart when None). Retried when safe."""
+
+    async def apply(self, token: str, nonce: str, operation: Operation) -> UpstreamCart:
+        """Apply one mutation; raises ``UpstreamRejected`` with the store's code."""
+
+    async def list_products(self, query: ProductQuery) -> ProductPage:
+        """One page of the catalogue, compact."""
+
+    async def get_product(self, product_id: int) -> Product:
+        """One product or variation, compact; ``UpstreamRejected`` (404) when unknown."""
+
+    async def aclose(self) -> None:
+        """Close pooled connections."""
