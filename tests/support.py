@@ -54,3 +54,38 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+JWT_SECRET = "integration-jwt-secret-0123456789abcdef"
+GUEST_SECRET = "integration-guest-secret-0123456789abcdef"
+ISSUER = "https://shop.test"
+AUDIENCE = "cartsync-tests"
+
+
+def gateway_env(upstream: str, redis_url: str | None, **extra: str) -> dict[str, str]:
+    """The CARTSYNC_* environment of a gateway under test."""
+    env = {
+        "CARTSYNC_UPSTREAM_URL": upstream,
+        "CARTSYNC_JWT_SECRET": JWT_SECRET,
+        "CARTSYNC_JWT_ISSUER": ISSUER,
+        "CARTSYNC_JWT_AUDIENCE": AUDIENCE,
+        "CARTSYNC_GUEST_SECRET": GUEST_SECRET,
+        "CARTSYNC_LOG_FORMAT": "json",
+        **{f"CARTSYNC_{k.upper()}": v for k, v in extra.items()},
+    }
+    if redis_url:
+        env["CARTSYNC_REDIS_URL"] = redis_url
+    return env
+
+
+def start_gateway(port: int, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """``python -m cartsync serve`` as a real process, its logs in ``log_path``."""
+    log = log_path.open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cartsync", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("CARTSYNC_")}, **env},
+        stdout=log,
+        stderr=log,
+    )
+    wait_until_serving(f"http://127.0.0.1:{port}/healthz", process)
+    return process

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, Response, delete, get, patch, post, put
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Parameter
+from litestar.params import HeaderParameter, JSONBody, PathParameter
 
 from ..auth import Owner
 from ..carts import model
@@ -24,8 +24,8 @@ from .schemas import (
     address_fields,
 )
 
-ItemKey = Annotated[str, Parameter(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Line key")]
-CouponCode = Annotated[str, Parameter(min_length=1, max_length=100)]
+ItemKey = Annotated[str, PathParameter(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Line key")]
+CouponCode = Annotated[str, PathParameter(min_length=1, max_length=100)]
 CART_DOC = {
     200: ResponseSpec(model.Cart, description="The caller's cart", generate_examples=False),
     401: ResponseSpec(
@@ -63,9 +63,9 @@ class CartController(Controller):
     )
     async def read(
         self,
-        owner: Owner,
-        service: CartService,
-        if_none_match: Annotated[str | None, Parameter(header="If-None-Match")] = None,
+        owner: NamedDependency[Owner],
+        service: NamedDependency[CartService],
+        if_none_match: Annotated[str | None, HeaderParameter(name="If-None-Match")] = None,
     ) -> Response[bytes]:
         return render(await service.read(owner, if_none_match))
 
@@ -77,7 +77,10 @@ class CartController(Controller):
         summary="Add a product (or a variation)",
     )
     async def add_item(
-        self, owner: Owner, service: CartService, data: AddItemIn
+        self,
+        owner: NamedDependency[Owner],
+        service: NamedDependency[CartService],
+        data: JSONBody[AddItemIn],
     ) -> Response[bytes]:
         variation = tuple(ops.VariationChoice(v.attribute, v.value) for v in data.variation)
         return render(
@@ -91,7 +94,11 @@ class CartController(Controller):
         summary="Set a line's quantity (0 removes it)",
     )
     async def set_quantity(
-        self, owner: Owner, service: CartService, key: ItemKey, data: SetQuantityIn
+        self,
+        owner: NamedDependency[Owner],
+        service: NamedDependency[CartService],
+        key: ItemKey,
+        data: JSONBody[SetQuantityIn],
     ) -> Response[bytes]:
         operation: ops.Operation = (
             ops.RemoveItem(key) if data.quantity == 0 else ops.SetQuantity(key, data.quantity)
@@ -106,7 +113,7 @@ class CartController(Controller):
         summary="Remove a line",
     )
     async def remove_item(
-        self, owner: Owner, service: CartService, key: ItemKey
+        self, owner: NamedDependency[Owner], service: NamedDependency[CartService], key: ItemKey
     ) -> Response[bytes]:
         return render(await service.apply(owner, ops.RemoveItem(key)))
 
@@ -118,7 +125,10 @@ class CartController(Controller):
         summary="Apply a coupon",
     )
     async def apply_coupon(
-        self, owner: Owner, service: CartService, data: CouponIn
+        self,
+        owner: NamedDependency[Owner],
+        service: NamedDependency[CartService],
+        data: JSONBody[CouponIn],
     ) -> Response[bytes]:
         return render(await service.apply(owner, ops.ApplyCoupon(data.code.strip().lower())))
 
@@ -130,7 +140,7 @@ class CartController(Controller):
         summary="Remove a coupon",
     )
     async def remove_coupon(
-        self, owner: Owner, service: CartService, code: CouponCode
+        self, owner: NamedDependency[Owner], service: NamedDependency[CartService], code: CouponCode
     ) -> Response[bytes]:
         return render(await service.apply(owner, ops.RemoveCoupon(code.strip().lower())))
 
@@ -141,7 +151,10 @@ class CartController(Controller):
         summary="Billing and shipping addresses (partial updates merge)",
     )
     async def update_customer(
-        self, owner: Owner, service: CartService, data: CustomerIn
+        self,
+        owner: NamedDependency[Owner],
+        service: NamedDependency[CartService],
+        data: JSONBody[CustomerIn],
     ) -> Response[bytes]:
         operation = ops.UpdateCustomer(
             address_fields(data.billing_address), address_fields(data.shipping_address)
@@ -155,7 +168,10 @@ class CartController(Controller):
         summary="Choose a shipping rate",
     )
     async def select_shipping(
-        self, owner: Owner, service: CartService, data: ShippingIn
+        self,
+        owner: NamedDependency[Owner],
+        service: NamedDependency[CartService],
+        data: JSONBody[ShippingIn],
     ) -> Response[bytes]:
         return render(
             await service.apply(owner, ops.SelectShippingRate(data.rate_id, data.package_id))

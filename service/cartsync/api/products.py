@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, Response, get
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Parameter
+from litestar.params import PathParameter, QueryParameter
 
 from ..auth import Owner
 from ..carts import model
@@ -38,16 +38,16 @@ class ProductController(Controller):
     )
     async def list_products(
         self,
-        owner: Owner,
-        service: CartService,
-        page: Annotated[int, Parameter(ge=1, le=10_000)] = 1,
-        per_page: Annotated[int, Parameter(ge=1, le=100)] = 20,
-        search: Annotated[str | None, Parameter(max_length=100)] = None,
-        category: Annotated[str | None, Parameter(max_length=100)] = None,
+        owner: NamedDependency[Owner],
+        service: NamedDependency[CartService],
+        page: Annotated[int, QueryParameter(ge=1, le=10_000)] = 1,
+        per_page: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
+        search: Annotated[str | None, QueryParameter(max_length=100)] = None,
+        category: Annotated[str | None, QueryParameter(max_length=100)] = None,
         product_type: Annotated[
-            str | None, Parameter(query="type", pattern="^[a-z_]{1,20}$")
+            str | None, QueryParameter(name="type", pattern="^[a-z_]{1,20}$")
         ] = None,
-        parent: Annotated[int | None, Parameter(ge=1)] = None,
+        parent: Annotated[int | None, QueryParameter(ge=1)] = None,
     ) -> Response[bytes]:
         query = ProductQuery(page, per_page, search, category, product_type, parent)
         return Response(
@@ -64,7 +64,10 @@ class ProductController(Controller):
         summary="One product or variation",
     )
     async def get_product(
-        self, owner: Owner, service: CartService, product_id: Annotated[int, Parameter(ge=1)]
+        self,
+        owner: NamedDependency[Owner],
+        service: NamedDependency[CartService],
+        product_id: Annotated[int, PathParameter(ge=1)],
     ) -> Response[bytes]:
         return Response(
             await service.product(product_id), media_type="application/json", headers=_CACHE

@@ -14,6 +14,10 @@ class _Out(msgspec.Struct, kw_only=True):
     """Base of what we send: fields in declaration order, nothing omitted."""
 
 
+class _Sparse(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Base of parts where an absent field means empty: ``""``, ``null`` or ``[]``."""
+
+
 class Currency(_Out):
     code: str
     minor_unit: int
@@ -34,10 +38,9 @@ class Attribute(_Out):
     value: str
 
 
-class Item(_Out):
+class Item(_Sparse):
     key: str
     product_id: int
-    variation_id: int | None
     name: str
     sku: str
     quantity: int
@@ -47,8 +50,9 @@ class Item(_Out):
     subtotal: int
     total: int
     tax: int
-    image: str | None
-    attributes: list[Attribute]
+    variation_id: int | None = None
+    image: str | None = None
+    attributes: list[Attribute] = []
 
 
 class Coupon(_Out):
@@ -66,19 +70,18 @@ class Fee(_Out):
 
 
 class Rate(_Out):
-    id: str
+    id: str  # method:instance, e.g. flat_rate:1
     name: str
-    method: str
     price: int
     tax: int
 
 
-class Package(_Out):
+class Package(_Sparse):
     id: int | str
     name: str
-    items: list[str]
     rates: list[Rate]
-    selected_rate: str | None
+    selected_rate: str | None = None
+    items: list[str] = []  # line keys, given only when the cart ships in several packages
 
 
 class Totals(_Out):
@@ -94,7 +97,7 @@ class Totals(_Out):
     total: int
 
 
-class Address(_Out):
+class Address(_Sparse):
     first_name: str = ""
     last_name: str = ""
     company: str = ""

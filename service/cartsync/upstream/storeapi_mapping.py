@@ -107,7 +107,6 @@ class _Totals(_Currency):
 class _Rate(_In):
     rate_id: str
     name: str = ""
-    method_id: str = ""
     price: str = "0"
     taxes: str = "0"
     selected: bool = False
@@ -291,23 +290,19 @@ def _item(i: _Item) -> model.Item:
     )
 
 
-def _package(p: _Package) -> model.Package:
+def _package(p: _Package, several: bool) -> model.Package:
     selected = next((r.rate_id for r in p.shipping_rates if r.selected), None)
     return model.Package(
         id=p.package_id,
         name=plain_text(p.name),
-        items=[i.key for i in p.items],
         rates=[
             model.Rate(
-                id=r.rate_id,
-                name=plain_text(r.name),
-                method=r.method_id,
-                price=money(r.price),
-                tax=money(r.taxes),
+                id=r.rate_id, name=plain_text(r.name), price=money(r.price), tax=money(r.taxes)
             )
             for r in p.shipping_rates
         ],
         selected_rate=selected,
+        items=[i.key for i in p.items] if several else [],
     )
 
 
@@ -339,7 +334,7 @@ def to_cart(store: StoreCart) -> model.Cart:
             )
             for f in store.fees
         ],
-        shipping=[_package(p) for p in store.shipping_rates],
+        shipping=[_package(p, len(store.shipping_rates) > 1) for p in store.shipping_rates],
         totals=model.Totals(
             subtotal=money(t.total_items),
             subtotal_tax=money(t.total_items_tax),
