@@ -34,16 +34,19 @@ class AuthError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Owner:
-    """The owner of a cart: a shop user (``sub``) or a guest."""
+    """The owner of a cart: a shop user (``sub``) or a guest.
+
+    ``id`` is a stable opaque id (computed once): keys, logs and rate limits never carry
+    the raw subject.
+    """
 
     kind: str  # "user" | "guest"
     subject: str
+    id: str = ""
 
-    @property
-    def id(self) -> str:
-        """A stable opaque id: keys, logs and rate limits never carry the raw subject."""
+    def __post_init__(self) -> None:
         digest = hashlib.sha256(f"{self.kind}:{self.subject}".encode()).hexdigest()
-        return f"{self.kind[0]}_{digest[:32]}"
+        object.__setattr__(self, "id", f"{self.kind[0]}_{digest[:32]}")
 
 
 class Authenticator:

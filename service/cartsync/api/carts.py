@@ -9,11 +9,10 @@ from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import HeaderParameter, JSONBody, PathParameter
 
-from ..auth import Owner
 from ..carts import model
 from ..carts import operations as ops
-from ..carts.service import CartService, CartView
-from .dependencies import provide_owner, provide_service
+from ..carts.service import CartView
+from .dependencies import Caller, provide_caller
 from .schemas import (
     AddItemIn,
     CouponIn,
@@ -47,10 +46,7 @@ def render(view: CartView) -> Response[bytes]:
 class CartController(Controller):
     path = "/v1/cart"
     tags = ["cart"]
-    dependencies = {
-        "owner": Provide(provide_owner),
-        "service": Provide(provide_service, sync_to_thread=False),
-    }
+    dependencies = {"caller": Provide(provide_caller)}
 
     @get(
         "/",
@@ -63,11 +59,10 @@ class CartController(Controller):
     )
     async def read(
         self,
-        owner: NamedDependency[Owner],
-        service: NamedDependency[CartService],
+        caller: NamedDependency[Caller],
         if_none_match: Annotated[str | None, HeaderParameter(name="If-None-Match")] = None,
     ) -> Response[bytes]:
-        return render(await service.read(owner, if_none_match))
+        return render(await caller.service.read(caller.owner, if_none_match))
 
     @post(
         "/items",
@@ -78,13 +73,14 @@ class CartController(Controller):
     )
     async def add_item(
         self,
-        owner: NamedDependency[Owner],
-        service: NamedDependency[CartService],
+        caller: NamedDependency[Caller],
         data: JSONBody[AddItemIn],
     ) -> Response[bytes]:
         variation = tuple(ops.VariationChoice(v.attribute, v.value) for v in data.variation)
         return render(
-            await service.apply(owner, ops.AddItem(data.product_id, data.quantity, variation))
+            await caller.service.apply(
+                caller.owner, ops.AddItem(data.product_id, data.quantity, variation)
+            )
         )
 
     @patch(
@@ -95,15 +91,14 @@ class CartController(Controller):
     )
     async def set_quantity(
         self,
-        owner: NamedDependency[Owner],
-        service: NamedDependency[CartService],
+        caller: NamedDependency[Caller],
         key: ItemKey,
         data: JSONBody[SetQuantityIn],
     ) -> Response[bytes]:
         operation: ops.Operation = (
             ops.RemoveItem(key) if data.quantity == 0 else ops.SetQuantity(key, data.quantity)
         )
-        return render(await service.apply(owner, operation))
+        return render(await caller.service.apply(caller.owner, operation))
 
     @delete(
         "/items/{key:str}",
@@ -112,10 +107,8 @@ class CartController(Controller):
         responses=CART_DOC,
         summary="Remove a line",
     )
-    async def remove_item(
-        self, owner: NamedDependency[Owner], service: NamedDependency[CartService], key: ItemKey
-    ) -> Response[bytes]:
-        return render(await service.apply(owner, ops.RemoveItem(key)))
+    async def remove_item(self, caller: NamedDependency[Caller], key: ItemKey) -> Response[bytes]:
+        return render(await caller.service.apply(caller.owner, ops.RemoveItem(key)))
 
     @post(
         "/coupons",
@@ -126,11 +119,12 @@ class CartController(Controller):
     )
     async def apply_coupon(
         self,
-        owner: NamedDependency[Owner],
-        service: NamedDependency[CartService],
+        caller: NamedDependency[Caller],
         data: JSONBody[CouponIn],
     ) -> Response[bytes]:
-        return render(await service.apply(owner, ops.ApplyCoupon(data.code.strip().lower())))
+        return render(
+            await caller.service.apply(caller.owner, ops.ApplyCoupon(data.code.strip().lower()))
+        )
 
     @delete(
         "/coupons/{code:str}",
@@ -140,9 +134,11 @@ class CartController(Controller):
         summary="Remove a coupon",
     )
     async def remove_coupon(
-        self, owner: NamedDependency[Owner], service: NamedDependency[CartService], code: CouponCode
+        self, caller: NamedDependency[Caller], code: CouponCode
     ) -> Response[bytes]:
-        return render(await service.apply(owner, ops.RemoveCoupon(code.strip().lower())))
+        return render(
+            await caller.service.apply(caller.owner, ops.RemoveCoupon(code.strip().lower()))
+        )
 
     @put(
         "/customer",
@@ -152,14 +148,13 @@ class CartController(Controller):
     )
     async def update_customer(
         self,
-        owner: NamedDependency[Owner],
-        service: NamedDependency[CartService],
+        caller: NamedDependency[Caller],
         data: JSONBody[CustomerIn],
     ) -> Response[bytes]:
         operation = ops.UpdateCustomer(
             address_fields(data.billing_address), address_fields(data.shipping_address)
         )
-        return render(await service.apply(owner, operation))
+        return render(await caller.service.apply(caller.owner, operation))
 
     @put(
         "/shipping",
@@ -169,10 +164,11 @@ class CartController(Controller):
     )
     async def select_shipping(
         self,
-        owner: NamedDependency[Owner],
-        service: NamedDependency[CartService],
+        caller: NamedDependency[Caller],
         data: JSONBody[ShippingIn],
     ) -> Response[bytes]:
         return render(
-            await service.apply(owner, ops.SelectShippingRate(data.rate_id, data.package_id))
+            await caller.service.apply(
+                caller.owner, ops.SelectShippingRate(data.rate_id, data.package_id)
+            )
         )

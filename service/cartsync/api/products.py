@@ -9,11 +9,9 @@ from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import PathParameter, QueryParameter
 
-from ..auth import Owner
 from ..carts import model
-from ..carts.service import CartService
 from ..upstream.port import ProductQuery
-from .dependencies import provide_owner, provide_service
+from .dependencies import Caller, provide_caller
 from .schemas import ErrorBody
 
 _CACHE = {"Cache-Control": "private, max-age=30"}
@@ -22,10 +20,7 @@ _CACHE = {"Cache-Control": "private, max-age=30"}
 class ProductController(Controller):
     path = "/v1/products"
     tags = ["products"]
-    dependencies = {
-        "owner": Provide(provide_owner),
-        "service": Provide(provide_service, sync_to_thread=False),
-    }
+    dependencies = {"caller": Provide(provide_caller)}
 
     @get(
         "/",
@@ -38,8 +33,7 @@ class ProductController(Controller):
     )
     async def list_products(
         self,
-        owner: NamedDependency[Owner],
-        service: NamedDependency[CartService],
+        caller: NamedDependency[Caller],
         page: Annotated[int, QueryParameter(ge=1, le=10_000)] = 1,
         per_page: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
         search: Annotated[str | None, QueryParameter(max_length=100)] = None,
@@ -51,7 +45,7 @@ class ProductController(Controller):
     ) -> Response[bytes]:
         query = ProductQuery(page, per_page, search, category, product_type, parent)
         return Response(
-            await service.products(query), media_type="application/json", headers=_CACHE
+            await caller.service.products(query), media_type="application/json", headers=_CACHE
         )
 
     @get(
@@ -65,10 +59,9 @@ class ProductController(Controller):
     )
     async def get_product(
         self,
-        owner: NamedDependency[Owner],
-        service: NamedDependency[CartService],
+        caller: NamedDependency[Caller],
         product_id: Annotated[int, PathParameter(ge=1)],
     ) -> Response[bytes]:
         return Response(
-            await service.product(product_id), media_type="application/json", headers=_CACHE
+            await caller.service.product(product_id), media_type="application/json", headers=_CACHE
         )
