@@ -29,8 +29,19 @@ def _redis() -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     workdir = tempfile.mkdtemp(prefix="bench-redis-")
     process = subprocess.Popen(
-        [shutil.which("redis-server") or "redis-server", "--port", str(port), "--save", "",
-         "--appendonly", "no", "--dir", workdir], stdout=subprocess.DEVNULL)
+        [
+            shutil.which("redis-server") or "redis-server",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            workdir,
+        ],
+        stdout=subprocess.DEVNULL,
+    )
     client = redis.Redis(port=port)
     for _ in range(100):
         try:
@@ -41,8 +52,9 @@ def _redis() -> tuple[subprocess.Popen[bytes], str]:
     return process, f"redis://127.0.0.1:{port}/0"
 
 
-def _measure(url: str, pid: int, connections: list[int], seconds: float,
-             headers: dict[str, str]) -> list[tuple[int, float, float, float, float]]:
+def _measure(
+    url: str, pid: int, connections: list[int], seconds: float, headers: dict[str, str]
+) -> list[tuple[int, float, float, float, float]]:
     rows = []
     for conns in connections:
         wrk(url, conns, 1, headers)  # warm-up
@@ -75,52 +87,111 @@ def main() -> None:
         "CARTSYNC_RATE_LIMIT_PER_MINUTE": "100000000",
     }
     now = int(time.time())
-    token = jwt.encode({"iss": "https://bench.example", "aud": "bench", "sub": "bench-user",
-                        "iat": now, "exp": now + 3600}, SECRET, algorithm="HS256")
+    token = jwt.encode(
+        {
+            "iss": "https://bench.example",
+            "aud": "bench",
+            "sub": "bench-user",
+            "iat": now,
+            "exp": now + 3600,
+        },
+        SECRET,
+        algorithm="HS256",
+    )
     auth = {"Authorization": f"Bearer {token}"}
     try:
-        with server([sys.executable, "-m", "storesim", "--port", str(sim_port)],
-                    f"http://127.0.0.1:{sim_port}/__sim/state"), \
-                server([sys.executable, "-m", "cartsync", "serve", "--host", "127.0.0.1",
-                        "--port", str(port)], f"http://127.0.0.1:{port}/healthz",
-                       env=env) as gateway:
+        with (
+            server(
+                [sys.executable, "-m", "storesim", "--port", str(sim_port)],
+                f"http://127.0.0.1:{sim_port}/__sim/state",
+            ),
+            server(
+                [
+                    sys.executable,
+                    "-m",
+                    "cartsync",
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                ],
+                f"http://127.0.0.1:{port}/healthz",
+                env=env,
+            ) as gateway,
+        ):
             base = f"http://127.0.0.1:{port}"
             for product in (10, 11, 15):
-                httpx.post(f"{base}/v1/cart/items", json={"product_id": product, "quantity": 2},
-                           headers=auth).raise_for_status()
+                httpx.post(
+                    f"{base}/v1/cart/items",
+                    json={"product_id": product, "quantity": 2},
+                    headers=auth,
+                ).raise_for_status()
             cart = httpx.get(f"{base}/v1/cart", headers=auth)
             size, etag = len(cart.content), cart.headers["ETag"]
             reads = _measure(f"{base}/v1/cart", gateway.pid, args.connections, seconds, auth)
-            not_modified = _measure(f"{base}/v1/cart", gateway.pid, args.connections, seconds,
-                                    {**auth, "If-None-Match": etag})
+            not_modified = _measure(
+                f"{base}/v1/cart",
+                gateway.pid,
+                args.connections,
+                seconds,
+                {**auth, "If-None-Match": etag},
+            )
             client = redis.Redis.from_url(redis_url)
             cart_keys = [k for k in client.scan_iter("cs:v1:*") if b"cart:" in k or b"owner" in k]
             cart_bytes = sum(client.memory_usage(k) or 0 for k in cart_keys)
-        with server([sys.executable, "-m", "uvicorn", "--port", str(bare_port), "--log-level",
-                     "warning", "--no-access-log", "bench.bare_app:app"],
-                    f"http://127.0.0.1:{bare_port}/static", env={"BARE_BYTES": str(size)}) as bare:
-            baseline = _measure(f"http://127.0.0.1:{bare_port}/static", bare.pid,
-                                args.connections, seconds, {})
+        with server(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--port",
+                str(bare_port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+                "bench.bare_app:app",
+            ],
+            f"http://127.0.0.1:{bare_port}/static",
+            env={"BARE_BYTES": str(size)},
+        ) as bare:
+            baseline = _measure(
+                f"http://127.0.0.1:{bare_port}/static", bare.pid, args.connections, seconds, {}
+            )
     finally:
         redis_process.terminate()
         redis_process.wait()
 
-    print(f"cached GET /v1/cart (3 lines, {size} bytes, bearer JWT, Redis state) vs a bare "
-          f"Litestar route returning {size} static bytes; one uvicorn worker each; "
-          f"{seconds:g} s runs\n")
+    print(
+        f"cached GET /v1/cart (3 lines, {size} bytes, bearer JWT, Redis state) vs a bare "
+        f"Litestar route returning {size} static bytes; one uvicorn worker each; "
+        f"{seconds:g} s runs\n"
+    )
     print("| connections | path | req/s | ratio to bare | p50 ms | p99 ms | CPU µs/req |")
     print("|---|---|---|---|---|---|---|")
-    for (c, rps, p50, p99, cpu), (_, base_rps, bp50, bp99, bcpu), (_, nm_rps, np50, np99,
-                                                                     ncpu) in zip(
-            reads, baseline, not_modified, strict=True):
-        print(f"| {c} | bare static JSON | {base_rps:,.0f} | 1.00 | {bp50:.2f} | {bp99:.2f} "
-              f"| {bcpu:.0f} |")
-        print(f"| {c} | GET /v1/cart (200) | {rps:,.0f} | {rps / base_rps:.2f} | {p50:.2f} "
-              f"| {p99:.2f} | {cpu:.0f} |")
-        print(f"| {c} | GET /v1/cart (304) | {nm_rps:,.0f} | {nm_rps / base_rps:.2f} "
-              f"| {np50:.2f} | {np99:.2f} | {ncpu:.0f} |")
-    print(f"\nRedis memory of one cart ({len(cart_keys)} keys: owner, token, snapshot): "
-          f"{cart_bytes:,} bytes")
+    for (c, rps, p50, p99, cpu), (_, base_rps, bp50, bp99, bcpu), (
+        _,
+        nm_rps,
+        np50,
+        np99,
+        ncpu,
+    ) in zip(reads, baseline, not_modified, strict=True):
+        print(
+            f"| {c} | bare static JSON | {base_rps:,.0f} | 1.00 | {bp50:.2f} | {bp99:.2f} "
+            f"| {bcpu:.0f} |"
+        )
+        print(
+            f"| {c} | GET /v1/cart (200) | {rps:,.0f} | {rps / base_rps:.2f} | {p50:.2f} "
+            f"| {p99:.2f} | {cpu:.0f} |"
+        )
+        print(
+            f"| {c} | GET /v1/cart (304) | {nm_rps:,.0f} | {nm_rps / base_rps:.2f} "
+            f"| {np50:.2f} | {np99:.2f} | {ncpu:.0f} |"
+        )
+    print(
+        f"\nRedis memory of one cart ({len(cart_keys)} keys: owner, token, snapshot): "
+        f"{cart_bytes:,} bytes"
+    )
 
 
 if __name__ == "__main__":

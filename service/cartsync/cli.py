@@ -75,14 +75,14 @@ def demo_session(base: str, token: str) -> str:
   export TOKEN={token}
 
   # 1. the catalogue, compact
-  curl -s "$CARTSYNC/v1/products?per_page=5" -H "Authorization: Bearer $TOKEN"
+  curl -s -w "\\n" "$CARTSYNC/v1/products?per_page=5" -H "Authorization: Bearer $TOKEN"
   # 2. add "Beanie with Logo" (product 10)
-  curl -s -X POST "$CARTSYNC/v1/cart/items" -H "Authorization: Bearer $TOKEN" \\
+  curl -s -w "\\n" -X POST "$CARTSYNC/v1/cart/items" -H "Authorization: Bearer $TOKEN" \\
        -H "Content-Type: application/json" -d '{{"product_id": 10, "quantity": 2}}'
   # 3. read the cart (note the ETag; send it back as If-None-Match for a 304)
-  curl -si "$CARTSYNC/v1/cart" -H "Authorization: Bearer $TOKEN"
+  curl -si -w "\\n" "$CARTSYNC/v1/cart" -H "Authorization: Bearer $TOKEN"
   # 4. customer details
-  curl -s -X PUT "$CARTSYNC/v1/cart/customer" -H "Authorization: Bearer $TOKEN" \\
+  curl -s -w "\\n" -X PUT "$CARTSYNC/v1/cart/customer" -H "Authorization: Bearer $TOKEN" \\
        -H "Content-Type: application/json" \\
        -d '{{"billing_address": {{"first_name": "Jane", "last_name": "Doe", \
             "address_1": "1 Main St", "city": "New York", "state": "NY", "postcode": "10001", \
@@ -90,13 +90,13 @@ def demo_session(base: str, token: str) -> str:
             "first_name": "Jane", "last_name": "Doe", "address_1": "1 Main St", \
             "city": "New York", "state": "NY", "postcode": "10001", "country": "US"}}}}'
   # 5. pick a shipping rate
-  curl -s -X PUT "$CARTSYNC/v1/cart/shipping" -H "Authorization: Bearer $TOKEN" \\
+  curl -s -w "\\n" -X PUT "$CARTSYNC/v1/cart/shipping" -H "Authorization: Bearer $TOKEN" \\
        -H "Content-Type: application/json" -d '{{"package_id": 0, "rate_id": "free_shipping:2"}}'
   # 6. apply coupon "test" (15 % off)
-  curl -s -X POST "$CARTSYNC/v1/cart/coupons" -H "Authorization: Bearer $TOKEN" \\
+  curl -s -w "\\n" -X POST "$CARTSYNC/v1/cart/coupons" -H "Authorization: Bearer $TOKEN" \\
        -H "Content-Type: application/json" -d '{{"code": "test"}}'
   # a guest of your own:
-  curl -s -X POST "$CARTSYNC/v1/session/guest"
+  curl -s -w "\\n" -X POST "$CARTSYNC/v1/session/guest"
 """
 
 
