@@ -22,7 +22,7 @@ import redis
 
 from .tools import cpu_seconds, free_port, server, wrk
 
-SECRET = "bench-jwt-secret-0123456789abcdef012345"
+SECRET = "bench-jwt-secret-0123456789abcdef012345"  # noqa: S105 - a throwaway benchmark key
 
 
 def _redis() -> tuple[subprocess.Popen[bytes], str]:
