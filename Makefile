@@ -44,6 +44,8 @@ format: setup
 
 ## bench: the benchmark scripts (print ratios to a baseline measured in the same run)
 bench: setup
+	$(BIN)/python -m bench.cart_size
+	$(BIN)/python -m bench.cached_read
 	$(BIN)/python -m bench.storesim_speed
 
 ## stack: the local multi-replica stack (comes with the operations issue)
