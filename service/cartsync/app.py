@@ -15,6 +15,7 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from .api.carts import CartController
 from .api.errors import EXCEPTION_HANDLERS
+from .api.idempotency import Idempotency
 from .api.limits import Limits
 from .api.ops import OpsController
 from .api.products import ProductController
@@ -80,6 +81,7 @@ def create_app(
         app.state.state = store
         app.state.service = service
         app.state.authenticator = Authenticator(settings)
+        app.state.idempotency = Idempotency(store, settings.idempotency_ttl_s)
         app.state.limits = Limits(
             store, settings.rate_limit_per_minute, settings.write_rate_limit_per_minute
         )

@@ -16,7 +16,11 @@ from typing import Any
 import structlog
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+)
 from prometheus_client.registry import REGISTRY, Collector
 
 from .settings import Settings
@@ -108,11 +112,14 @@ class ServiceCollector(Collector):
     def __init__(self, stats_source: Any) -> None:
         self._source = stats_source
 
-    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+    def collect(
+        self,
+    ) -> Iterator[CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily]:
         service = self._source()
         if service is None:
             return
         stats = service.stats
+        lane = service.lane.stats
         reads = CounterMetricFamily(
             "cartsync_cart_reads", "Cart reads by where they were answered from", labels=["source"]
         )
@@ -122,12 +129,38 @@ class ServiceCollector(Collector):
         upstream = CounterMetricFamily(
             "cartsync_upstream_calls", "Calls to the store", labels=["kind"]
         )
-        upstream.add_metric(["read"], stats.upstream_reads)
-        upstream.add_metric(["write"], stats.upstream_writes)
+        upstream.add_metric(["read"], lane.upstream_reads)
+        upstream.add_metric(["write"], lane.upstream_writes)
         yield upstream
         yield CounterMetricFamily(
             "cartsync_stale_served", "Carts served marked stale", value=stats.stale_served
         )
+        yield CounterMetricFamily(
+            "cartsync_idempotent_replays",
+            "Answers replayed for a repeated Idempotency-Key",
+            value=stats.idempotent_replays,
+        )
+        yield CounterMetricFamily(
+            "cartsync_lease_takeovers",
+            "Carts taken over from a holder that left a batch in flight",
+            value=lane.lease_takeovers,
+        )
+        yield CounterMetricFamily(
+            "cartsync_reconciliations",
+            "Batches whose answer was lost, reconciled from the cart",
+            value=lane.reconciliations,
+        )
+        yield CounterMetricFamily(
+            "cartsync_batch_operations", "Operations sent in batches", value=lane.batch_operations
+        )
+        sizes = HistogramMetricFamily("cartsync_batch_size", "Operations per upstream write")
+        buckets = [
+            (str(bound), sum(n for size, n in lane.batch_sizes.items() if size <= bound))
+            for bound in (1, 2, 5, 10, 25)
+        ]
+        buckets.append(("+Inf", lane.batches))
+        sizes.add_metric([], buckets, sum_value=lane.batch_operations)
+        yield sizes
 
 
 _registered: dict[str, Any] = {}

@@ -40,6 +40,11 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     upstream_max_connections: int = 100
     lock_ttl_s: float = 30.0
     lock_wait_s: float = 20.0
+    write_timeout_s: float = 30.0
+    reconcile_grace_s: float = 30.0
+    linger_ms: float = 0.0
+    idempotency_ttl_s: int = 24 * 3600
+    max_ops_per_request: int = 100
     max_body_bytes: int = 64 * 1024
     rate_limit_per_minute: int = 600
     write_rate_limit_per_minute: int = 120
@@ -131,10 +136,16 @@ def _check(settings: Settings) -> None:
         "write_rate_limit_per_minute",
         "guest_token_ttl_s",
         "upstream_max_connections",
+        "write_timeout_s",
+        "reconcile_grace_s",
+        "idempotency_ttl_s",
+        "max_ops_per_request",
     )
     for field in positive:
         if getattr(settings, field) <= 0:
             raise SettingsError(f"{_env_name(field)} must be greater than 0")
+    if settings.linger_ms < 0 or settings.linger_ms > 1000:
+        raise SettingsError("CARTSYNC_LINGER_MS must be between 0 and 1000")
     if settings.upstream_read_retries < 0:
         raise SettingsError("CARTSYNC_UPSTREAM_READ_RETRIES must not be negative")
     if settings.lock_ttl_s <= settings.upstream_read_timeout_s:

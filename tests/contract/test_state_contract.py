@@ -94,19 +94,73 @@ class TestSnapshots:
 
 
 class TestCoordination:
-    async def test_a_lock_has_one_holder_and_only_it_can_release(self, store: StateStore) -> None:
-        assert await store.try_lock("cart:a", "one", 10)
-        assert not await store.try_lock("cart:a", "two", 10)
-        await store.unlock("cart:a", "two")
-        assert not await store.try_lock("cart:a", "two", 10)
-        await store.unlock("cart:a", "one")
-        assert await store.try_lock("cart:a", "two", 10)
+    async def test_a_lease_has_one_holder_and_only_it_renews_or_releases(
+        self, store: StateStore
+    ) -> None:
+        cart = _cart()
+        assert await store.acquire_lease(cart, "one", 10)
+        assert not await store.acquire_lease(cart, "two", 10)
+        assert await store.lease_holder(cart) == "one"
+        assert not await store.renew_lease(cart, "two", 10)
+        assert await store.release_lease(cart, "two") == -1
+        assert await store.renew_lease(cart, "one", 10)
+        assert await store.release_lease(cart, "one") == 1
+        assert await store.acquire_lease(cart, "two", 10)
 
-    async def test_a_lock_expires_after_its_time_to_live(self, store: StateStore) -> None:
-        """A dead holder's lock frees itself."""
-        assert await store.try_lock("cart:b", "dead", 0.05)
-        await asyncio.sleep(0.1)  # wait-ok: the lock's own expiry is what is tested
-        assert await store.try_lock("cart:b", "next", 10)
+    async def test_a_lease_expires_after_its_time_to_live(self, store: StateStore) -> None:
+        """A dead holder's lease frees itself."""
+        cart = _cart()
+        assert await store.acquire_lease(cart, "dead", 0.05)
+        await asyncio.sleep(0.1)  # wait-ok: the lease's own expiry is what is tested
+        assert await store.acquire_lease(cart, "next", 10)
+
+    async def test_the_lease_is_kept_while_work_is_queued(self, store: StateStore) -> None:
+        """Release refuses while the queue holds work: nothing queued is stranded."""
+        cart = _cart()
+        assert await store.acquire_lease(cart, "holder", 10)
+        await store.enqueue(cart, [b"op-1"])
+        assert await store.release_lease(cart, "holder") == 0
+        assert await store.complete(cart, "holder", 1, {"op-1": b"done"}, 60)
+        assert await store.release_lease(cart, "holder") == 1
+
+    async def test_the_queue_keeps_order_until_the_holder_completes(
+        self, store: StateStore
+    ) -> None:
+        cart = _cart()
+        await store.enqueue(cart, [b"a", b"b"])
+        await store.enqueue(cart, [b"c"])
+        assert await store.queued(cart, 2) == [b"a", b"b"]
+        assert await store.acquire_lease(cart, "holder", 10)
+        assert await store.set_inflight(cart, "holder", b"batch")
+        assert await store.inflight(cart) == b"batch"
+        assert not await store.complete(cart, "intruder", 2, {"a": b"x"}, 60)
+        assert await store.complete(cart, "holder", 2, {"a": b"ra", "b": b"rb"}, 60)
+        assert await store.queued(cart, 10) == [b"c"]
+        assert await store.inflight(cart) is None
+        assert await store.results(cart, ["a", "b", "c"]) == [b"ra", b"rb", None]
+
+    async def test_only_the_holder_records_a_batch_in_flight(self, store: StateStore) -> None:
+        cart = _cart()
+        assert await store.acquire_lease(cart, "holder", 10)
+        assert not await store.set_inflight(cart, "intruder", b"batch")
+        assert await store.inflight(cart) is None
+
+    async def test_a_fenced_snapshot_needs_the_lease(self, store: StateStore) -> None:
+        """A holder that lost its lease cannot store a snapshot."""
+        cart = _cart()
+        epoch, version = await store.reserve_version(cart)
+        assert await store.acquire_lease(cart, "holder", 10)
+        assert not await store.store_snapshot(cart, _snapshot(epoch, version), "former")
+        assert await store.store_snapshot(cart, _snapshot(epoch, version), "holder")
+
+    async def test_records_are_reserved_once(self, store: StateStore) -> None:
+        """The first reservation wins; later ones get the stored record."""
+        assert await store.reserve_record("u_1:key", b"first", 60) is None
+        assert await store.reserve_record("u_1:key", b"second", 60) == b"first"
+        await store.put_record("u_1:key", b"final", 60)
+        assert await store.reserve_record("u_1:key", b"third", 60) == b"final"
+        await store.drop_record("u_1:key")
+        assert await store.reserve_record("u_1:key", b"fourth", 60) is None
 
     async def test_the_rate_window_allows_the_limit_then_says_how_long_to_wait(
         self, store: StateStore

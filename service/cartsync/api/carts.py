@@ -1,16 +1,22 @@
-"""``/v1/cart``: thin handlers that parse, call the cart service and render bytes."""
+"""``/v1/cart``: thin handlers that parse, call the cart service and render bytes.
+
+Every mutation accepts ``Idempotency-Key`` and ``If-Match`` (``writes.py``).
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, Response, delete, get, patch, post, put
+from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Parameter as OpenApiParameter
+from litestar.openapi.spec import Schema
 from litestar.params import HeaderParameter, JSONBody, PathParameter
 
 from ..carts import model
 from ..carts import operations as ops
+from ..carts.errors import Invalid
 from ..carts.service import CartView
 from .dependencies import Caller, provide_caller
 from .schemas import (
@@ -18,22 +24,48 @@ from .schemas import (
     CouponIn,
     CustomerIn,
     ErrorBody,
+    OpsIn,
+    OpsOut,
     SetQuantityIn,
     ShippingIn,
     address_fields,
+    to_operation,
 )
+from .writes import mutate
 
 ItemKey = Annotated[str, PathParameter(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Line key")]
 CouponCode = Annotated[str, PathParameter(min_length=1, max_length=100)]
+
+
+def _spec(model_type: Any, description: str) -> ResponseSpec:
+    return ResponseSpec(model_type, description=description, generate_examples=False)
+
+
 CART_DOC = {
-    200: ResponseSpec(model.Cart, description="The caller's cart", generate_examples=False),
-    401: ResponseSpec(
-        ErrorBody, description="Missing or invalid bearer token", generate_examples=False
-    ),
-    409: ResponseSpec(ErrorBody, description="Conflict; carries the cart", generate_examples=False),
-    422: ResponseSpec(ErrorBody, description="Invalid request", generate_examples=False),
-    503: ResponseSpec(ErrorBody, description="The store is unavailable", generate_examples=False),
+    200: _spec(model.Cart, "The cart after the change"),
+    401: _spec(ErrorBody, "Missing or invalid bearer token"),
+    409: _spec(ErrorBody, "Conflict (the cart or catalogue does not allow it); may carry the cart"),
+    412: _spec(ErrorBody, "If-Match: the cart moved on; carries the current cart"),
+    422: _spec(ErrorBody, "Invalid request, or an Idempotency-Key reused for another request"),
+    503: _spec(ErrorBody, "The store is unavailable; nothing was changed"),
+    504: _spec(ErrorBody, "The store has not answered yet; retry with the same Idempotency-Key"),
 }
+WRITE_HEADERS = [
+    OpenApiParameter(
+        name="Idempotency-Key",
+        param_in="header",
+        required=False,
+        schema=Schema(type="string", max_length=255),  # type: ignore[arg-type]
+        description="Retries with the same key have exactly one effect (24 h).",
+    ),
+    OpenApiParameter(
+        name="If-Match",
+        param_in="header",
+        required=False,
+        schema=Schema(type="string"),  # type: ignore[arg-type]
+        description='Apply only if the cart is still at this ETag ("epoch.n").',
+    ),
+]
 
 
 def render(view: CartView) -> Response[bytes]:
@@ -51,11 +83,12 @@ class CartController(Controller):
     @get(
         "/",
         operation_id="getCart",
+        summary="The caller's cart (ETag, 304)",
         responses={
             **CART_DOC,
-            304: ResponseSpec(None, description="Not modified (If-None-Match matched)"),
+            200: _spec(model.Cart, "The caller's cart"),
+            304: ResponseSpec(None, description="Not modified (If-None-Match)"),
         },
-        summary="The caller's cart (ETag, 304)",
     )
     async def read(
         self,
@@ -69,28 +102,30 @@ class CartController(Controller):
         operation_id="addItem",
         status_code=200,
         responses=CART_DOC,
+        parameters=WRITE_HEADERS,
         summary="Add a product (or a variation)",
     )
     async def add_item(
         self,
+        request: Request[Any, Any, Any],
         caller: NamedDependency[Caller],
         data: JSONBody[AddItemIn],
     ) -> Response[bytes]:
         variation = tuple(ops.VariationChoice(v.attribute, v.value) for v in data.variation)
-        return render(
-            await caller.service.apply(
-                caller.owner, ops.AddItem(data.product_id, data.quantity, variation)
-            )
+        return await mutate(
+            request, caller, [ops.AddItem(data.product_id, data.quantity, variation)]
         )
 
     @patch(
         "/items/{key:str}",
         operation_id="setItemQuantity",
         responses=CART_DOC,
+        parameters=WRITE_HEADERS,
         summary="Set a line's quantity (0 removes it)",
     )
     async def set_quantity(
         self,
+        request: Request[Any, Any, Any],
         caller: NamedDependency[Caller],
         key: ItemKey,
         data: JSONBody[SetQuantityIn],
@@ -98,77 +133,113 @@ class CartController(Controller):
         operation: ops.Operation = (
             ops.RemoveItem(key) if data.quantity == 0 else ops.SetQuantity(key, data.quantity)
         )
-        return render(await caller.service.apply(caller.owner, operation))
+        return await mutate(request, caller, [operation])
 
     @delete(
         "/items/{key:str}",
         operation_id="removeItem",
         status_code=200,
         responses=CART_DOC,
+        parameters=WRITE_HEADERS,
         summary="Remove a line",
     )
-    async def remove_item(self, caller: NamedDependency[Caller], key: ItemKey) -> Response[bytes]:
-        return render(await caller.service.apply(caller.owner, ops.RemoveItem(key)))
+    async def remove_item(
+        self, request: Request[Any, Any, Any], caller: NamedDependency[Caller], key: ItemKey
+    ) -> Response[bytes]:
+        return await mutate(request, caller, [ops.RemoveItem(key)])
 
     @post(
         "/coupons",
         operation_id="applyCoupon",
         status_code=200,
         responses=CART_DOC,
+        parameters=WRITE_HEADERS,
         summary="Apply a coupon",
     )
     async def apply_coupon(
         self,
+        request: Request[Any, Any, Any],
         caller: NamedDependency[Caller],
         data: JSONBody[CouponIn],
     ) -> Response[bytes]:
-        return render(
-            await caller.service.apply(caller.owner, ops.ApplyCoupon(data.code.strip().lower()))
-        )
+        return await mutate(request, caller, [ops.ApplyCoupon(data.code.strip().lower())])
 
     @delete(
         "/coupons/{code:str}",
         operation_id="removeCoupon",
         status_code=200,
         responses=CART_DOC,
+        parameters=WRITE_HEADERS,
         summary="Remove a coupon",
     )
     async def remove_coupon(
-        self, caller: NamedDependency[Caller], code: CouponCode
+        self, request: Request[Any, Any, Any], caller: NamedDependency[Caller], code: CouponCode
     ) -> Response[bytes]:
-        return render(
-            await caller.service.apply(caller.owner, ops.RemoveCoupon(code.strip().lower()))
-        )
+        return await mutate(request, caller, [ops.RemoveCoupon(code.strip().lower())])
 
     @put(
         "/customer",
         operation_id="updateCustomer",
         responses=CART_DOC,
+        parameters=WRITE_HEADERS,
         summary="Billing and shipping addresses (partial updates merge)",
     )
     async def update_customer(
         self,
+        request: Request[Any, Any, Any],
         caller: NamedDependency[Caller],
         data: JSONBody[CustomerIn],
     ) -> Response[bytes]:
         operation = ops.UpdateCustomer(
             address_fields(data.billing_address), address_fields(data.shipping_address)
         )
-        return render(await caller.service.apply(caller.owner, operation))
+        return await mutate(request, caller, [operation])
 
     @put(
         "/shipping",
         operation_id="selectShippingRate",
         responses=CART_DOC,
+        parameters=WRITE_HEADERS,
         summary="Choose a shipping rate",
     )
     async def select_shipping(
         self,
+        request: Request[Any, Any, Any],
         caller: NamedDependency[Caller],
         data: JSONBody[ShippingIn],
     ) -> Response[bytes]:
-        return render(
-            await caller.service.apply(
-                caller.owner, ops.SelectShippingRate(data.rate_id, data.package_id)
+        return await mutate(
+            request, caller, [ops.SelectShippingRate(data.rate_id, data.package_id)]
+        )
+
+    @post(
+        "/ops",
+        operation_id="applyOperations",
+        status_code=200,
+        responses={
+            **CART_DOC,
+            200: _spec(OpsOut, "One result per op_id, and the cart"),
+            202: _spec(OpsOut, "Some results are not known yet (pending)"),
+        },
+        parameters=WRITE_HEADERS,
+        summary="Apply a list of operations in order (an app's offline queue)",
+    )
+    async def apply_ops(
+        self,
+        request: Request[Any, Any, Any],
+        caller: NamedDependency[Caller],
+        data: JSONBody[OpsIn],
+    ) -> Response[bytes]:
+        settings = request.app.state.settings
+        if len(data.operations) > settings.max_ops_per_request:
+            raise Invalid(
+                "invalid_request",
+                f"At most {settings.max_ops_per_request} operations per request.",
+                field="operations",
             )
+        client_ids = [op.op_id for op in data.operations]
+        if len(set(client_ids)) != len(client_ids):
+            raise Invalid("invalid_request", "op_id values must be unique.", field="operations")
+        return await mutate(
+            request, caller, [to_operation(op) for op in data.operations], client_ids
         )

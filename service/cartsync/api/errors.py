@@ -43,15 +43,30 @@ def error_response(
     cart: bytes | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response[bytes]:
+    return Response(
+        error_bytes(code, message, field, cart),
+        status_code=status,
+        media_type="application/json",
+        headers=headers or {},
+    )
+
+
+def error_bytes(
+    code: str, message: str, field: str | None = None, cart: bytes | None = None
+) -> bytes:
+    """``{code, message, field, cart}`` with the cart's stored bytes spliced in."""
     head = _ENCODER.encode({"code": code, "message": message, "field": field})
-    body = head[:-1] + b',"cart":' + (cart if cart is not None else b"null") + b"}"
-    return Response(body, status_code=status, media_type="application/json", headers=headers or {})
+    return head[:-1] + b',"cart":' + (cart if cart else b"null") + b"}"
+
+
+def status_of(error_class: type[domain.CartError], code: str, has_cart: bool) -> int:
+    if code in _CART_CONFLICTS and has_cart:
+        return 409
+    return STATUS_BY_CLASS.get(error_class, 409)
 
 
 def cart_error(_: Request[Any, Any, Any], exc: domain.CartError) -> Response[bytes]:
-    status = STATUS_BY_CLASS.get(type(exc), 409)
-    if exc.code in _CART_CONFLICTS and exc.cart is not None:
-        status = 409
+    status = status_of(type(exc), exc.code, exc.cart is not None)
     headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
     return error_response(status, exc.code, exc.message, exc.field, exc.cart, headers)
 

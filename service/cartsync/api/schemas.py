@@ -7,6 +7,18 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
+from ..carts.operations import (
+    AddItem,
+    ApplyCoupon,
+    Operation,
+    RemoveCoupon,
+    RemoveItem,
+    SelectShippingRate,
+    SetQuantity,
+    UpdateCustomer,
+    VariationChoice,
+)
+
 Text100 = Annotated[str, Meta(max_length=100)]
 Text200 = Annotated[str, Meta(max_length=200)]
 
@@ -84,3 +96,93 @@ def address_fields(address: AddressIn | None) -> dict[str, str] | None:
     if address is None:
         return None
     return {k: v for k, v in msgspec.structs.asdict(address).items() if v is not None}
+
+
+OpId = Annotated[str, Meta(min_length=1, max_length=64, description="The client's id")]
+
+
+class _OpIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, tag_field="type"):
+    op_id: OpId
+
+
+class AddOp(_OpIn, tag="add"):
+    product_id: Annotated[int, Meta(ge=1, le=2**31 - 1)]
+    quantity: Annotated[int, Meta(ge=1, le=9999)] = 1
+    variation: Annotated[list[VariationIn], Meta(max_length=20)] = []
+
+
+class SetQuantityOp(_OpIn, tag="set_quantity"):
+    key: Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+    quantity: Annotated[int, Meta(ge=0, le=9999)]
+
+
+class RemoveOp(_OpIn, tag="remove"):
+    key: Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+
+class ApplyCouponOp(_OpIn, tag="apply_coupon"):
+    code: Annotated[str, Meta(min_length=1, max_length=100)]
+
+
+class RemoveCouponOp(_OpIn, tag="remove_coupon"):
+    code: Annotated[str, Meta(min_length=1, max_length=100)]
+
+
+class CustomerOp(_OpIn, tag="customer"):
+    billing_address: AddressIn | None = None
+    shipping_address: AddressIn | None = None
+
+
+class ShippingOp(_OpIn, tag="shipping"):
+    rate_id: Annotated[str, Meta(min_length=1, max_length=100)]
+    package_id: Annotated[int, Meta(ge=0)] | Annotated[str, Meta(max_length=100)] | None = None
+
+
+OpIn = AddOp | SetQuantityOp | RemoveOp | ApplyCouponOp | RemoveCouponOp | CustomerOp | ShippingOp
+
+
+class OpsIn(_Body):
+    operations: Annotated[list[OpIn], Meta(min_length=1, max_length=100)]
+
+
+class OpError(msgspec.Struct):
+    code: str
+    message: str
+    field: str | None
+
+
+class OpOut(msgspec.Struct):
+    op_id: str
+    status: str  # applied | refused | precondition_failed | not_applied | pending
+    error: OpError | None
+
+
+class OpsOut(msgspec.Struct):
+    results: list[OpOut]
+    cart: dict[str, object]
+
+
+def to_operation(op: OpIn) -> Operation:
+    """The domain operation for one entry of ``POST /v1/cart/ops``."""
+    match op:
+        case AddOp():
+            return AddItem(
+                op.product_id,
+                op.quantity,
+                tuple(VariationChoice(v.attribute, v.value) for v in op.variation),
+            )
+        case SetQuantityOp():
+            return RemoveItem(op.key) if op.quantity == 0 else SetQuantity(op.key, op.quantity)
+        case RemoveOp():
+            return RemoveItem(op.key)
+        case ApplyCouponOp():
+            return ApplyCoupon(op.code.strip().lower())
+        case RemoveCouponOp():
+            return RemoveCoupon(op.code.strip().lower())
+        case CustomerOp():
+            return UpdateCustomer(
+                address_fields(op.billing_address), address_fields(op.shipping_address)
+            )
+        case ShippingOp():
+            return SelectShippingRate(op.rate_id, op.package_id)
+    raise TypeError(op)

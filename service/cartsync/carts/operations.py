@@ -1,54 +1,54 @@
-"""Cart mutations, as values: what a client asked for, independent of any store API."""
+"""Cart mutations, as values: what a client asked for, independent of any store API.
+
+They are msgspec Structs (tagged) because they travel: a replica queues them in Redis
+for whichever replica holds the cart's lease.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import msgspec
 
 
-@dataclass(frozen=True, slots=True)
-class VariationChoice:
+class _Op(msgspec.Struct, frozen=True, tag=True):
+    pass
+
+
+class VariationChoice(msgspec.Struct, frozen=True):
     attribute: str
     value: str
 
 
-@dataclass(frozen=True, slots=True)
-class AddItem:
+class AddItem(_Op, frozen=True, tag="add"):
     product_id: int
     quantity: int
     variation: tuple[VariationChoice, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class SetQuantity:
+class SetQuantity(_Op, frozen=True, tag="set_quantity"):
     key: str
     quantity: int
 
 
-@dataclass(frozen=True, slots=True)
-class RemoveItem:
+class RemoveItem(_Op, frozen=True, tag="remove"):
     key: str
 
 
-@dataclass(frozen=True, slots=True)
-class ApplyCoupon:
+class ApplyCoupon(_Op, frozen=True, tag="apply_coupon"):
     code: str
 
 
-@dataclass(frozen=True, slots=True)
-class RemoveCoupon:
+class RemoveCoupon(_Op, frozen=True, tag="remove_coupon"):
     code: str
 
 
-@dataclass(frozen=True, slots=True)
-class UpdateCustomer:
+class UpdateCustomer(_Op, frozen=True, tag="customer"):
     billing: dict[str, str] | None = None
     shipping: dict[str, str] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class SelectShippingRate:
+class SelectShippingRate(_Op, frozen=True, tag="shipping"):
     rate_id: str
-    package_id: int | str | None = field(default=None)
+    package_id: int | str | None = None
 
 
 Operation = (

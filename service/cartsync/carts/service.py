@@ -1,22 +1,20 @@
-"""The cart service: reads from snapshots, writes through the store, one writer per cart.
+"""The cart service: reads from snapshots, writes through the cart's lane.
 
 A read: owner → cart id (near-cached) → snapshot (near copy, else Redis, else one
 upstream read however many callers miss at once) → 304 or the stored bytes. A
 snapshot older than the freshness window is served and refreshed in the background;
 when the store is down the last snapshot is served marked ``stale``.
 
-A write: owner → cart id → the cart's lock → the store (with the newest Cart-Token
-and the shared guest nonce) → the new snapshot, a new version only when the content
-changed, announced to every replica.
+A write: owner → cart id → the cart's lane (``lane.py``), which coalesces concurrent
+writes from every replica into Store API batches, one in flight per cart.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import msgspec
@@ -24,20 +22,15 @@ import structlog
 
 from ..auth import Owner
 from ..settings import Settings
-from ..state.port import Change, Snapshot, StateStore, StateUnavailable
-from ..upstream.errors import (
-    UpstreamNonceRejected,
-    UpstreamRateLimited,
-    UpstreamRejected,
-    UpstreamTimeout,
-    UpstreamUnavailable,
-)
-from ..upstream.port import ProductQuery, Upstream, UpstreamCart
+from ..state.port import Change, Message, Snapshot, StateStore, StateUnavailable
+from ..upstream.errors import UpstreamRateLimited, UpstreamRejected, UpstreamUnavailable
+from ..upstream.port import ProductQuery, Upstream
 from . import model
-from .errors import CartError, Unavailable, UpstreamTimedOut, translate
-from .locks import CartLocks
+from .errors import CartError, Unavailable, translate
+from .lane import Lane, OpResult, QueuedOp, UpstreamSession, new_op_id
 from .near_cache import NearCache
 from .operations import Operation
+from .snapshots import Snapshots
 
 log = structlog.get_logger(__name__)
 NONCE_KEY = "upstream-nonce"
@@ -47,7 +40,7 @@ _ENCODER = msgspec.json.Encoder()
 
 @dataclass(frozen=True, slots=True)
 class CartView:
-    """What a cart endpoint answers: the encoded cart and its entity tag."""
+    """What a cart read answers: the encoded cart and its entity tag."""
 
     body: bytes
     etag: str
@@ -57,13 +50,12 @@ class CartView:
 
 @dataclass(slots=True)
 class Stats:
-    """Counters for metrics and the request log (per replica)."""
+    """Counters for metrics (per replica)."""
 
     near_hits: int = 0
     state_hits: int = 0
-    upstream_reads: int = 0
-    upstream_writes: int = 0
     stale_served: int = 0
+    idempotent_replays: int = 0
 
 
 def parse_tag(header: str | None) -> tuple[str, int] | None:
@@ -92,7 +84,18 @@ class CartService:
         self._upstream = upstream
         self._clock = clock
         self._near = NearCache()
-        self._locks = CartLocks(state, settings.lock_ttl_s, settings.lock_wait_s)
+        self._snapshots = Snapshots(state, self._near, clock)
+        self.lane = Lane(
+            state,
+            upstream,
+            self._snapshots,
+            UpstreamSession(state, upstream, NONCE_KEY, NONCE_TTL_S),
+            lease_ttl_s=settings.lock_ttl_s,
+            upstream_timeout_s=settings.upstream_read_timeout_s,
+            reconcile_grace_s=settings.reconcile_grace_s,
+            linger_s=settings.linger_ms / 1000,
+            on_upstream=self._upstream_seen,
+        )
         self._flights: dict[str, asyncio.Future[Snapshot]] = {}
         self._failing: set[str] = set()  # carts whose last refresh failed
         self._background: set[asyncio.Task[None]] = set()
@@ -102,12 +105,24 @@ class CartService:
         self._upstream_failed_at: float | None = None
 
     async def start(self) -> None:
-        await self._state.subscribe(self._on_change)
+        await self._state.subscribe(self._on_message)
 
     async def close(self) -> None:
+        await self.lane.close()
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
+
+    async def _on_message(self, message: Message | None) -> None:
+        if message is None or isinstance(message, Change):
+            self._near.apply(message)
+        await self.lane.on_message(message)
+
+    def _upstream_seen(self, ok: bool) -> None:
+        if ok:
+            self._upstream_ok_at = self._clock()
+        else:
+            self._upstream_failed_at = self._clock()
 
     def upstream_health(self) -> dict[str, object]:
         """For ``/healthz``: an upstream outage is reported, never a reason to stop serving."""
@@ -116,9 +131,6 @@ class CartService:
             "last_failure": self._upstream_failed_at,
             "carts_served_stale": len(self._failing),
         }
-
-    async def _on_change(self, change: Change | None) -> None:
-        self._near.apply(change)
 
     # -- registry --------------------------------------------------------------------
     async def cart_id(self, owner: Owner) -> str:
@@ -130,45 +142,10 @@ class CartService:
         if cart_id is None:
             cart_id = await self._state.claim_cart(owner.id, "c_" + secrets.token_hex(12))
         self._near.remember_owner(owner.id, cart_id)
+        structlog.contextvars.bind_contextvars(cart_id=cart_id)
         return cart_id
 
-    async def _keep(
-        self,
-        cart_id: str,
-        result: UpstreamCart | None,
-        token: str | None = None,
-        nonce: str | None = None,
-    ) -> None:
-        """Keep the newest upstream token and nonce (they never leave the service)."""
-        token = result.token if result is not None else token
-        nonce = result.nonce if result is not None else nonce
-        if token:
-            await self._state.set_upstream_token(cart_id, token)
-        if nonce:
-            await self._state.set_value(NONCE_KEY, nonce.encode(), NONCE_TTL_S)
-
-    # -- snapshots ---------------------------------------------------------------------
-    async def _record(self, cart_id: str, cart: model.Cart) -> Snapshot:
-        """Store ``cart`` as the cart's snapshot: a new version only if it changed."""
-        now = self._clock()
-        content = msgspec.structs.replace(cart, id=cart_id, version="", stale=False)
-        digest = hashlib.blake2b(_ENCODER.encode(content), digest_size=12).hexdigest()
-        current = await self._state.snapshot(cart_id)
-        if current is not None and current.digest == digest:
-            await self._state.touch_snapshot(cart_id, current.version, now)
-            confirmed = Snapshot(current.epoch, current.version, now, digest, current.body)
-            self._near.put(cart_id, confirmed)
-            return confirmed
-        epoch, version = await self._state.reserve_version(cart_id)
-        body = _ENCODER.encode(msgspec.structs.replace(content, version=f"{epoch}.{version}"))
-        snapshot = Snapshot(epoch, version, now, digest, body)
-        if await self._state.store_snapshot(cart_id, snapshot):
-            self._near.put(cart_id, snapshot)
-            await self._state.publish(Change(cart_id, epoch, version))
-            return snapshot
-        newer = await self._state.snapshot(cart_id)
-        return newer or snapshot
-
+    # -- reads -------------------------------------------------------------------------
     async def _stored(self, cart_id: str, wanted: tuple[str, int] | None) -> Snapshot | None:
         near = self._near.get(cart_id)
         if near is not None and (
@@ -176,10 +153,9 @@ class CartService:
         ):
             self.stats.near_hits += 1
             return near
-        stored = await self._state.snapshot(cart_id)
+        stored = await self._snapshots.current(cart_id)
         if stored is not None:
             self.stats.state_hits += 1
-            self._near.put(cart_id, stored)
         return stored
 
     async def _refresh(self, cart_id: str) -> Snapshot:
@@ -190,8 +166,7 @@ class CartService:
         future: asyncio.Future[Snapshot] = asyncio.get_running_loop().create_future()
         self._flights[cart_id] = future
         try:
-            async with self._locks.hold(cart_id):
-                snapshot = await self._read_upstream(cart_id)
+            snapshot = await self._read_through(cart_id)
             future.set_result(snapshot)
             return snapshot
         except BaseException as exc:
@@ -201,28 +176,32 @@ class CartService:
         finally:
             del self._flights[cart_id]
 
-    async def _read_upstream(self, cart_id: str) -> Snapshot:
-        token = await self._state.upstream_token(cart_id)
-        try:
-            result = await self._upstream.fetch_cart(token)
-        except UpstreamUnavailable as exc:
-            self._failing.add(cart_id)
-            self._upstream_failed_at = self._clock()
-            raise Unavailable(
-                "upstream_unavailable",
-                "The store is not answering; retry shortly.",
-                retry_after=exc.retry_after,
-            ) from exc
-        except UpstreamRejected as exc:
-            self._failing.add(cart_id)
-            raise Unavailable(
-                "upstream_unavailable", "The store refused to read the cart.", retry_after=5
-            ) from exc
-        self.stats.upstream_reads += 1
-        self._upstream_ok_at = self._clock()
-        self._failing.discard(cart_id)
-        await self._keep(cart_id, result)
-        return await self._record(cart_id, result.cart)
+    async def _read_through(self, cart_id: str) -> Snapshot:
+        deadline = time.monotonic() + self._settings.lock_wait_s
+        while True:
+            async with self.lane.holding(cart_id) as token:
+                if token is not None:
+                    try:
+                        snapshot = await self.lane.read_upstream(cart_id, token)
+                    except UpstreamUnavailable as exc:
+                        self._failing.add(cart_id)
+                        raise _unavailable(exc) from exc
+                    except UpstreamRejected as exc:
+                        self._failing.add(cart_id)
+                        raise Unavailable(
+                            "upstream_unavailable",
+                            "The store refused to read the cart.",
+                            retry_after=5,
+                        ) from exc
+                    self._failing.discard(cart_id)
+                    return snapshot
+            # A writer holds the cart: its snapshot will come.
+            stored = await self._snapshots.current(cart_id)
+            if stored is not None:
+                return stored
+            if time.monotonic() > deadline:
+                raise Unavailable("cart_busy", "The cart is busy; retry shortly.", retry_after=1)
+            await asyncio.sleep(0.05)
 
     def _refresh_later(self, cart_id: str) -> None:
         if cart_id in self._flights:
@@ -230,15 +209,20 @@ class CartService:
 
         async def refresh() -> None:
             try:
-                await self._refresh(cart_id)
-            except (CartError, StateUnavailable) as exc:
-                log.info("background refresh failed", cart_id=cart_id, code=type(exc).__name__)
+                async with self.lane.holding(cart_id) as token:
+                    if token is None:
+                        return  # a writer holds it and will store a fresh snapshot
+                    await self.lane.read_upstream(cart_id, token)
+                    self._failing.discard(cart_id)
+            except UpstreamUnavailable:
+                self._failing.add(cart_id)
+            except (CartError, StateUnavailable, UpstreamRejected) as exc:
+                log.info("background refresh failed", cart_id=cart_id, error=type(exc).__name__)
 
         task = asyncio.create_task(refresh())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    # -- reads -------------------------------------------------------------------------
     async def read(self, owner: Owner, if_none_match: str | None = None) -> CartView:
         wanted = parse_tag(if_none_match)
         cart_id = await self.cart_id(owner)
@@ -257,80 +241,39 @@ class CartService:
             return CartView(model.mark_stale(snapshot.body), snapshot.etag, stale=True)
         return CartView(snapshot.body, snapshot.etag)
 
+    async def current(self, owner: Owner) -> CartView:
+        """The cart as it is now (for answers that carry it)."""
+        return await self.read(owner)
+
     # -- writes ------------------------------------------------------------------------
-    async def apply(self, owner: Owner, operation: Operation) -> CartView:
+    async def apply(
+        self,
+        owner: Owner,
+        operations: Sequence[tuple[str, Operation]],
+        *,
+        if_match: str | None = None,
+    ) -> list[OpResult | None]:
+        """Queue operations (``(op_id, operation)``, in order) on the owner's cart and wait
+        for their results; None where the outcome is not known within the write timeout.
+        ``if_match`` (an ETag) guards the first operation."""
         cart_id = await self.cart_id(owner)
-        async with self._locks.hold(cart_id):
-            snapshot = await self._write(cart_id, operation)
-        return CartView(snapshot.body, snapshot.etag)
+        now = self._clock()
+        tag = if_match.strip().removeprefix("W/").strip('"') if if_match else None
+        group = new_op_id() if len(operations) > 1 else ""
+        queued = [
+            QueuedOp(op_id, operation, tag if index == 0 else None, group, len(operations), now)
+            for index, (op_id, operation) in enumerate(operations)
+        ]
+        return await self.lane.submit(cart_id, queued, self._settings.write_timeout_s)
 
-    async def _nonce(self, cart_id: str, token: str) -> str:
-        cached = await self._state.get_value(NONCE_KEY)
-        if cached:
-            return cached.decode()
-        result = await self._call(self._upstream.fetch_cart(token))
-        await self._keep(cart_id, result)
-        if not result.nonce:
-            raise Unavailable("upstream_unavailable", "The store sent no nonce.", retry_after=5)
-        return result.nonce
-
-    async def _write(self, cart_id: str, operation: Operation) -> Snapshot:
-        token = await self._state.upstream_token(cart_id)
-        if token is None:
-            first = await self._call(self._upstream.fetch_cart(None))
-            await self._keep(cart_id, first)
-            token = first.token
-        nonce = await self._nonce(cart_id, token)
-        try:
-            try:
-                result = await self._upstream.apply(token, nonce, operation)
-            except UpstreamNonceRejected:
-                await self._state.set_value(NONCE_KEY, b"", 0.001)
-                nonce = await self._nonce(cart_id, token)
-                result = await self._upstream.apply(token, nonce, operation)
-        except UpstreamRejected as exc:
-            self.stats.upstream_writes += 1
-            await self._keep(cart_id, None, token=exc.token)
-            body = None
-            if exc.cart is not None:
-                body = (await self._record(cart_id, exc.cart)).body
-            raise translate(exc, body) from exc
-        except UpstreamNonceRejected as exc:
-            raise Unavailable(
-                "upstream_unavailable", "The store refused our nonce.", retry_after=5
-            ) from exc
-        except UpstreamTimeout as exc:
-            raise UpstreamTimedOut(
-                "upstream_timeout",
-                "The store did not answer in time; the change may or may not have been applied.",
-            ) from exc
-        except UpstreamUnavailable as exc:
-            raise self._unavailable(exc) from exc
-        self.stats.upstream_writes += 1
-        await self._keep(cart_id, result)
-        return await self._record(cart_id, result.cart)
-
-    @staticmethod
-    def _unavailable(exc: UpstreamUnavailable) -> CartError:
-        if isinstance(exc, UpstreamRateLimited):
-            return Unavailable(
-                "upstream_busy",
-                "The store is rate limiting us; retry later.",
-                retry_after=exc.retry_after,
-            )
-        return Unavailable(
-            "upstream_unavailable",
-            "The store is not answering; retry shortly.",
-            retry_after=exc.retry_after,
-        )
-
-    async def _call(self, call: Awaitable[UpstreamCart]) -> UpstreamCart:
-        try:
-            return await call
-        except UpstreamUnavailable as exc:
-            raise self._unavailable(exc) from exc
-        except UpstreamRejected as exc:
-            raise translate(exc) from exc
+    async def recorded(self, owner: Owner, op_ids: Sequence[str]) -> list[OpResult | None]:
+        """Results recorded so far for operations queued by an earlier request; takes the
+        cart's lease if nobody holds it, so a dead holder's work resumes."""
+        cart_id = await self.cart_id(owner)
+        results = await self.lane.recorded(cart_id, op_ids)
+        if any(r is None for r in results):
+            self.lane.kick(cart_id)
+        return results
 
     # -- products ------------------------------------------------------------------------
     async def products(self, query: ProductQuery) -> bytes:
@@ -358,7 +301,7 @@ class CartService:
             try:
                 loaded = await load()
             except UpstreamUnavailable as exc:
-                raise self._unavailable(exc) from exc
+                raise _unavailable(exc) from exc
             except UpstreamRejected as exc:
                 raise translate(exc) from exc
             stored = _ENCODER.encode(loaded)
@@ -367,3 +310,20 @@ class CartService:
         if len(self._products) > 2000:
             self._products.pop(next(iter(self._products)))
         return stored
+
+
+def _unavailable(exc: UpstreamUnavailable) -> CartError:
+    if isinstance(exc, UpstreamRateLimited):
+        return Unavailable(
+            "upstream_busy",
+            "The store is rate limiting us; retry later.",
+            retry_after=exc.retry_after,
+        )
+    return Unavailable(
+        "upstream_unavailable",
+        "The store is not answering; retry shortly.",
+        retry_after=exc.retry_after,
+    )
+
+
+__all__ = ["CartService", "CartView", "new_op_id"]

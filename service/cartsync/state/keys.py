@@ -34,3 +34,24 @@ def rate(key: str, window: int) -> str:
 
 def value(key: str) -> str:
     return f"{PREFIX}:value:{key}"
+
+
+def cart_queue(cart_id: str) -> str:
+    return f"{PREFIX}:{{cart:{cart_id}}}:queue"
+
+
+def cart_lease(cart_id: str) -> str:
+    return f"{PREFIX}:{{cart:{cart_id}}}:lease"
+
+
+def cart_inflight(cart_id: str) -> str:
+    return f"{PREFIX}:{{cart:{cart_id}}}:inflight"
+
+
+def cart_results(cart_id: str) -> str:
+    return f"{PREFIX}:{{cart:{cart_id}}}:results"
+
+
+def idempotency(record_key: str) -> str:
+    """``record_key`` is already owner-scoped and hashed (``carts/idempotency.py``)."""
+    return f"{PREFIX}:idem:{record_key}"

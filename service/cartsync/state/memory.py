@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from .port import Change, ChangeHandler, Snapshot
+from .port import ChangeHandler, Message, Snapshot
 
 
 @dataclass(slots=True)
@@ -26,7 +27,11 @@ class MemoryStateStore:
         self._tokens: dict[str, str] = {}
         self._snapshots: dict[str, Snapshot] = {}
         self._sequences: dict[str, tuple[str, int]] = {}
-        self._locks: dict[str, tuple[str, float]] = {}
+        self._leases: dict[str, tuple[str, float]] = {}
+        self._queues: dict[str, list[bytes]] = {}
+        self._inflight: dict[str, bytes] = {}
+        self._results: dict[str, dict[str, bytes]] = {}
+        self._records: dict[str, _Expiring] = {}
         self._values: dict[str, _Expiring] = {}
         self._windows: dict[str, tuple[int, int]] = {}
         self._handlers: list[ChangeHandler] = []
@@ -57,7 +62,11 @@ class MemoryStateStore:
         self._sequences[cart_id] = (epoch, seq + 1)
         return epoch, seq + 1
 
-    async def store_snapshot(self, cart_id: str, snapshot: Snapshot) -> bool:
+    async def store_snapshot(
+        self, cart_id: str, snapshot: Snapshot, lease_token: str | None = None
+    ) -> bool:
+        if lease_token is not None and self._holder(cart_id) != lease_token:
+            return False
         current = self._snapshots.get(cart_id)
         epoch = self._sequences.get(cart_id, (snapshot.epoch, 0))[0]
         if snapshot.epoch != epoch:
@@ -72,18 +81,84 @@ class MemoryStateStore:
         if current is not None and current.version == version:
             self._snapshots[cart_id] = replace(current, fetched_at=fetched_at)
 
-    async def try_lock(self, name: str, token: str, ttl_s: float) -> bool:
-        now = time.monotonic()
-        holder = self._locks.get(name)
-        if holder is not None and holder[1] > now:
+    def _holder(self, cart_id: str) -> str | None:
+        lease = self._leases.get(cart_id)
+        if lease is None or lease[1] <= time.monotonic():
+            return None
+        return lease[0]
+
+    async def enqueue(self, cart_id: str, entries: Sequence[bytes]) -> None:
+        self._queues.setdefault(cart_id, []).extend(entries)
+
+    async def queued(self, cart_id: str, limit: int) -> list[bytes]:
+        return list(self._queues.get(cart_id, [])[:limit])
+
+    async def acquire_lease(self, cart_id: str, token: str, ttl_s: float) -> bool:
+        if self._holder(cart_id) is not None:
             return False
-        self._locks[name] = (token, now + ttl_s)
+        self._leases[cart_id] = (token, time.monotonic() + ttl_s)
         return True
 
-    async def unlock(self, name: str, token: str) -> None:
-        holder = self._locks.get(name)
-        if holder is not None and holder[0] == token:
-            del self._locks[name]
+    async def renew_lease(self, cart_id: str, token: str, ttl_s: float) -> bool:
+        if self._holder(cart_id) != token:
+            return False
+        self._leases[cart_id] = (token, time.monotonic() + ttl_s)
+        return True
+
+    async def lease_holder(self, cart_id: str) -> str | None:
+        return self._holder(cart_id)
+
+    async def release_lease(self, cart_id: str, token: str) -> int:
+        if self._holder(cart_id) != token:
+            return -1
+        if self._queues.get(cart_id):
+            return 0
+        del self._leases[cart_id]
+        return 1
+
+    async def set_inflight(self, cart_id: str, token: str, record: bytes) -> bool:
+        if self._holder(cart_id) != token:
+            return False
+        self._inflight[cart_id] = record
+        return True
+
+    async def inflight(self, cart_id: str) -> bytes | None:
+        return self._inflight.get(cart_id)
+
+    async def complete(
+        self, cart_id: str, token: str, count: int, results: Mapping[str, bytes], ttl_s: int
+    ) -> bool:
+        if self._holder(cart_id) != token:
+            return False
+        queue = self._queues.get(cart_id, [])
+        del queue[:count]
+        self._results.setdefault(cart_id, {}).update(results)
+        self._inflight.pop(cart_id, None)
+        return True
+
+    async def results(self, cart_id: str, op_ids: Sequence[str]) -> list[bytes | None]:
+        recorded = self._results.get(cart_id, {})
+        return [recorded.get(op_id) for op_id in op_ids]
+
+    def _record(self, key: str) -> bytes | None:
+        entry = self._records.get(key)
+        if entry is None or entry.expires_at <= time.monotonic():
+            self._records.pop(key, None)
+            return None
+        return entry.value
+
+    async def reserve_record(self, key: str, record: bytes, ttl_s: int) -> bytes | None:
+        existing = self._record(key)
+        if existing is not None:
+            return existing
+        self._records[key] = _Expiring(record, time.monotonic() + ttl_s)
+        return None
+
+    async def put_record(self, key: str, record: bytes, ttl_s: int) -> None:
+        self._records[key] = _Expiring(record, time.monotonic() + ttl_s)
+
+    async def drop_record(self, key: str) -> None:
+        self._records.pop(key, None)
 
     async def hit(self, key: str, limit: int, window_s: int) -> int | None:
         now = int(time.time())
@@ -109,9 +184,9 @@ class MemoryStateStore:
     async def set_value(self, key: str, value: bytes, ttl_s: float) -> None:
         self._values[key] = _Expiring(value, time.monotonic() + ttl_s)
 
-    async def publish(self, change: Change) -> None:
+    async def publish(self, message: Message) -> None:
         for handler in list(self._handlers):
-            await handler(change)
+            await handler(message)
 
     async def subscribe(self, handler: ChangeHandler) -> None:
         self._handlers.append(handler)

@@ -7,7 +7,7 @@ contract test suite holds both to the same behaviour.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -44,8 +44,17 @@ class Change:
     version: int
 
 
-ChangeHandler = Callable[[Change | None], Awaitable[None]]
-"""Called with each change; with None when changes may have been missed (reconnect)."""
+@dataclass(frozen=True, slots=True)
+class ResultsReady:
+    """The lease holder recorded the results of these queued operations."""
+
+    cart_id: str
+    op_ids: tuple[str, ...]
+
+
+Message = Change | ResultsReady
+ChangeHandler = Callable[[Message | None], Awaitable[None]]
+"""Called with each message; with None when messages may have been missed (reconnect)."""
 
 
 class StateStore(Protocol):
@@ -75,19 +84,61 @@ class StateStore(Protocol):
     async def reserve_version(self, cart_id: str) -> tuple[str, int]:
         """The next version of a cart, and its epoch (created with the first version)."""
 
-    async def store_snapshot(self, cart_id: str, snapshot: Snapshot) -> bool:
-        """Store ``snapshot`` unless a newer one (or another epoch) is there."""
+    async def store_snapshot(
+        self, cart_id: str, snapshot: Snapshot, lease_token: str | None = None
+    ) -> bool:
+        """Store ``snapshot`` unless a newer one (or another epoch) is there; with a
+        ``lease_token``, only while that token holds the cart's lease (fencing)."""
 
     async def touch_snapshot(self, cart_id: str, version: int, fetched_at: float) -> None:
         """Record that the store confirmed ``version`` unchanged at ``fetched_at``."""
 
+    # -- the cart's lane: queue, lease, in-flight batch, results ------------------------
+    async def enqueue(self, cart_id: str, entries: Sequence[bytes]) -> None:
+        """Append operations, in order and together, to the cart's queue."""
+
+    async def queued(self, cart_id: str, limit: int) -> list[bytes]:
+        """The first ``limit`` queued operations (they stay queued until completed)."""
+
+    async def acquire_lease(self, cart_id: str, token: str, ttl_s: float) -> bool:
+        """Become the cart's only writer for ``ttl_s`` unless someone is."""
+
+    async def renew_lease(self, cart_id: str, token: str, ttl_s: float) -> bool:
+        """Extend the lease; False when ``token`` no longer holds it."""
+
+    async def lease_holder(self, cart_id: str) -> str | None:
+        """The token holding the lease, if any."""
+
+    async def release_lease(self, cart_id: str, token: str) -> int:
+        """Release when the queue is empty: 1 released, 0 still leading (work queued),
+        -1 the lease was lost."""
+
+    async def set_inflight(self, cart_id: str, token: str, record: bytes) -> bool:
+        """Record the batch about to leave for the store (lease holder only)."""
+
+    async def inflight(self, cart_id: str) -> bytes | None:
+        """The batch of unknown outcome, if a holder died or timed out with one."""
+
+    async def complete(
+        self, cart_id: str, token: str, count: int, results: Mapping[str, bytes], ttl_s: int
+    ) -> bool:
+        """Fenced: record ``results``, drop the first ``count`` queued operations and the
+        in-flight record, in one step."""
+
+    async def results(self, cart_id: str, op_ids: Sequence[str]) -> list[bytes | None]:
+        """Recorded results of operations, None where not (yet) recorded."""
+
+    # -- idempotency records ------------------------------------------------------------
+    async def reserve_record(self, key: str, record: bytes, ttl_s: int) -> bytes | None:
+        """Store ``record`` unless one exists; return the existing one, or None."""
+
+    async def put_record(self, key: str, record: bytes, ttl_s: int) -> None:
+        """Replace a record (the final answer of an idempotent request)."""
+
+    async def drop_record(self, key: str) -> None:
+        """Forget a record (a request that certainly changed nothing may be retried)."""
+
     # -- coordination -------------------------------------------------------------------
-    async def try_lock(self, name: str, token: str, ttl_s: float) -> bool:
-        """Take the named lock for ``ttl_s`` unless someone holds it."""
-
-    async def unlock(self, name: str, token: str) -> None:
-        """Release the lock if ``token`` still holds it."""
-
     async def hit(self, key: str, limit: int, window_s: int) -> int | None:
         """Count one request in a fixed window: None if allowed, else seconds to wait."""
 
@@ -98,8 +149,8 @@ class StateStore(Protocol):
         """Cache a small value for ``ttl_s`` seconds."""
 
     # -- change notifications ----------------------------------------------------------
-    async def publish(self, change: Change) -> None:
-        """Tell every replica (this one included) that a cart has a new snapshot."""
+    async def publish(self, message: Message) -> None:
+        """Tell every replica (this one included): a new snapshot, or results ready."""
 
     async def subscribe(self, handler: ChangeHandler) -> None:
         """Deliver changes to ``handler`` until ``aclose``; at most once each."""

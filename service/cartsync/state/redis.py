@@ -12,7 +12,7 @@ import contextlib
 import functools
 import secrets
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from importlib import resources
 from typing import Any, ParamSpec, TypeVar
 
@@ -21,7 +21,7 @@ import redis.asyncio as redis
 import structlog
 
 from . import keys
-from .port import Change, ChangeHandler, Snapshot, StateUnavailable
+from .port import Change, ChangeHandler, Message, ResultsReady, Snapshot, StateUnavailable
 
 log = structlog.get_logger(__name__)
 CART_TTL_S = 30 * 24 * 3600
@@ -39,14 +39,19 @@ def _script(name: str) -> str:
     return resources.files("cartsync.state").joinpath(f"lua/{name}.lua").read_text()
 
 
-class _ChangeMessage(msgspec.Struct, array_like=True):
+class _ChangeMessage(msgspec.Struct, array_like=True, tag="c"):
     cart_id: str
     epoch: str
     version: int
 
 
+class _ResultsMessage(msgspec.Struct, array_like=True, tag="r"):
+    cart_id: str
+    op_ids: list[str]
+
+
 _ENCODE = msgspec.msgpack.Encoder()
-_DECODE = msgspec.msgpack.Decoder(_ChangeMessage)
+_DECODE = msgspec.msgpack.Decoder(_ChangeMessage | _ResultsMessage)
 
 
 P = ParamSpec("P")
@@ -75,7 +80,11 @@ class RedisStateStore:
         self._reserve = client.register_script(_script("reserve_version"))
         self._store = client.register_script(_script("store_snapshot"))
         self._touch = client.register_script(_script("touch_snapshot"))
-        self._unlock = client.register_script(_script("unlock"))
+        self._acquire = client.register_script(_script("lease_acquire"))
+        self._renew = client.register_script(_script("lease_renew"))
+        self._release = client.register_script(_script("lease_release"))
+        self._set_inflight = client.register_script(_script("set_inflight"))
+        self._complete = client.register_script(_script("complete_batch"))
         self._hit = client.register_script(_script("hit"))
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -140,9 +149,11 @@ class RedisStateStore:
         return _text(epoch), int(version)
 
     @_translated
-    async def store_snapshot(self, cart_id: str, snapshot: Snapshot) -> bool:
+    async def store_snapshot(
+        self, cart_id: str, snapshot: Snapshot, lease_token: str | None = None
+    ) -> bool:
         stored = await self._store(
-            keys=[keys.cart_snapshot(cart_id)],
+            keys=[keys.cart_snapshot(cart_id), keys.cart_lease(cart_id)],
             args=[
                 snapshot.epoch,
                 snapshot.version,
@@ -150,6 +161,7 @@ class RedisStateStore:
                 snapshot.digest,
                 snapshot.body,
                 self._cart_ttl_s,
+                lease_token or "",
             ],
         )
         return bool(stored)
@@ -159,14 +171,101 @@ class RedisStateStore:
         await self._touch(keys=[keys.cart_snapshot(cart_id)], args=[version, repr(fetched_at)])
 
     @_translated
-    async def try_lock(self, name: str, token: str, ttl_s: float) -> bool:
+    async def enqueue(self, cart_id: str, entries: Sequence[bytes]) -> None:
+        await self._redis.rpush(keys.cart_queue(cart_id), *entries)
+        await self._redis.expire(keys.cart_queue(cart_id), self._cart_ttl_s)
+
+    @_translated
+    async def queued(self, cart_id: str, limit: int) -> list[bytes]:
+        values = await self._redis.lrange(keys.cart_queue(cart_id), 0, limit - 1)
+        return [_bytes(v) for v in values]
+
+    @_translated
+    async def acquire_lease(self, cart_id: str, token: str, ttl_s: float) -> bool:
         return bool(
-            await self._redis.set(keys.lock(name), token, nx=True, px=max(int(ttl_s * 1000), 1))
+            await self._acquire(
+                keys=[keys.cart_lease(cart_id)], args=[token, max(int(ttl_s * 1000), 1)]
+            )
         )
 
     @_translated
-    async def unlock(self, name: str, token: str) -> None:
-        await self._unlock(keys=[keys.lock(name)], args=[token])
+    async def renew_lease(self, cart_id: str, token: str, ttl_s: float) -> bool:
+        return bool(
+            await self._renew(
+                keys=[keys.cart_lease(cart_id)], args=[token, max(int(ttl_s * 1000), 1)]
+            )
+        )
+
+    @_translated
+    async def lease_holder(self, cart_id: str) -> str | None:
+        value = await self._redis.get(keys.cart_lease(cart_id))
+        return _text(value) if value is not None else None
+
+    @_translated
+    async def release_lease(self, cart_id: str, token: str) -> int:
+        return int(
+            await self._release(
+                keys=[keys.cart_lease(cart_id), keys.cart_queue(cart_id)], args=[token]
+            )
+        )
+
+    @_translated
+    async def set_inflight(self, cart_id: str, token: str, record: bytes) -> bool:
+        return bool(
+            await self._set_inflight(
+                keys=[keys.cart_lease(cart_id), keys.cart_inflight(cart_id)], args=[token, record]
+            )
+        )
+
+    @_translated
+    async def inflight(self, cart_id: str) -> bytes | None:
+        value = await self._redis.get(keys.cart_inflight(cart_id))
+        return _bytes(value) if value is not None else None
+
+    @_translated
+    async def complete(
+        self, cart_id: str, token: str, count: int, results: Mapping[str, bytes], ttl_s: int
+    ) -> bool:
+        pairs: list[str | bytes | int] = []
+        for op_id, result in results.items():
+            pairs += [op_id, result]
+        done = await self._complete(
+            keys=[
+                keys.cart_lease(cart_id),
+                keys.cart_queue(cart_id),
+                keys.cart_results(cart_id),
+                keys.cart_inflight(cart_id),
+            ],
+            args=[token, count, ttl_s, *pairs],
+        )
+        return bool(done)
+
+    @_translated
+    async def results(self, cart_id: str, op_ids: Sequence[str]) -> list[bytes | None]:
+        if not op_ids:
+            return []
+        values = await self._redis.hmget(keys.cart_results(cart_id), list(op_ids))
+        return [_bytes(v) if v is not None else None for v in values]
+
+    @_translated
+    async def reserve_record(self, key: str, record: bytes, ttl_s: int) -> bytes | None:
+        redis_key = keys.idempotency(key)
+        if await self._redis.set(redis_key, record, nx=True, ex=ttl_s):
+            return None
+        existing = await self._redis.get(redis_key)
+        if existing is None:  # expired between the two calls: try once more
+            if await self._redis.set(redis_key, record, nx=True, ex=ttl_s):
+                return None
+            existing = await self._redis.get(redis_key)
+        return _bytes(existing) if existing is not None else None
+
+    @_translated
+    async def put_record(self, key: str, record: bytes, ttl_s: int) -> None:
+        await self._redis.set(keys.idempotency(key), record, ex=ttl_s)
+
+    @_translated
+    async def drop_record(self, key: str) -> None:
+        await self._redis.delete(keys.idempotency(key))
 
     @_translated
     async def hit(self, key: str, limit: int, window_s: int) -> int | None:
@@ -184,9 +283,13 @@ class RedisStateStore:
         await self._redis.set(keys.value(key), value, px=max(int(ttl_s * 1000), 1))
 
     @_translated
-    async def publish(self, change: Change) -> None:
-        message = _ENCODE.encode(_ChangeMessage(change.cart_id, change.epoch, change.version))
-        await self._redis.publish(keys.CHANGES_CHANNEL, message)
+    async def publish(self, message: Message) -> None:
+        encoded = _ENCODE.encode(
+            _ChangeMessage(message.cart_id, message.epoch, message.version)
+            if isinstance(message, Change)
+            else _ResultsMessage(message.cart_id, list(message.op_ids))
+        )
+        await self._redis.publish(keys.CHANGES_CHANNEL, encoded)
 
     async def subscribe(self, handler: ChangeHandler) -> None:
         ready = asyncio.Event()
@@ -210,7 +313,10 @@ class RedisStateStore:
                         decoded = _DECODE.decode(message["data"])
                     except msgspec.DecodeError:
                         continue
-                    await handler(Change(decoded.cart_id, decoded.epoch, decoded.version))
+                    if isinstance(decoded, _ChangeMessage):
+                        await handler(Change(decoded.cart_id, decoded.epoch, decoded.version))
+                    else:
+                        await handler(ResultsReady(decoded.cart_id, tuple(decoded.op_ids)))
             except asyncio.CancelledError:
                 raise
             except (redis.RedisError, OSError) as exc:

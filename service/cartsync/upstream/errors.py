@@ -25,7 +25,11 @@ class UpstreamUnavailable(UpstreamError):
         self.retry_after = retry_after
 
 
-class UpstreamTimeout(UpstreamUnavailable):
+class UpstreamOutcomeUnknown(UpstreamUnavailable):
+    """The request left; the answer was lost (timeout, dropped connection, 5xx)."""
+
+
+class UpstreamTimeout(UpstreamOutcomeUnknown):
     pass
 
 

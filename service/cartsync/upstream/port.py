@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from ..carts.model import Cart, Product, ProductPage
 from ..carts.operations import Operation
+from .errors import UpstreamRejected
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +18,17 @@ class UpstreamCart:
 
     cart: Cart
     token: str
+    nonce: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    """What the store did with a batch: per operation None (applied) or its refusal, the
+    cart after the batch (None when no entry carried one), the newest token and nonce."""
+
+    errors: list[UpstreamRejected | None]
+    cart: Cart | None
+    token: str | None
     nonce: str | None
 
 
@@ -37,6 +50,12 @@ class Upstream(Protocol):
 
     async def apply(self, token: str, nonce: str, operation: Operation) -> UpstreamCart:
         """Apply one mutation; raises ``UpstreamRejected`` with the store's code."""
+
+    async def apply_batch(
+        self, token: str, nonce: str, operations: Sequence[Operation]
+    ) -> BatchOutcome:
+        """Apply mutations in order as one batch; per-operation refusals in the outcome.
+        Raises ``UpstreamOutcomeUnknown`` when the batch left and no answer came back."""
 
     async def list_products(self, query: ProductQuery) -> ProductPage:
         """One page of the catalogue, compact."""

@@ -10,6 +10,7 @@ hierarchy (``errors.py``) here, and nowhere else.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -20,12 +21,13 @@ from ..carts.model import Product, ProductPage
 from .errors import (
     UpstreamError,
     UpstreamNonceRejected,
+    UpstreamOutcomeUnknown,
     UpstreamRateLimited,
     UpstreamRejected,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from .port import ProductQuery, UpstreamCart
+from .port import BatchOutcome, ProductQuery, UpstreamCart
 from .storeapi_mapping import (
     CART_DECODER,
     PRODUCT_DECODER,
@@ -38,6 +40,19 @@ from .storeapi_mapping import (
 API_PATH = "/wp-json/wc/store/v1"
 _NONCE_CODES = frozenset({"woocommerce_rest_missing_nonce", "woocommerce_rest_invalid_nonce"})
 _ERROR_DECODER = msgspec.json.Decoder(dict[str, Any])
+
+
+class _BatchEntry(msgspec.Struct):
+    status: int
+    body: Any = None
+    headers: Any = None
+
+
+class _BatchAnswer(msgspec.Struct):
+    responses: list[_BatchEntry]
+
+
+_BATCH_DECODER = msgspec.json.Decoder(_BatchAnswer)
 
 
 def route_for(operation: ops.Operation) -> tuple[str, dict[str, Any]]:
@@ -112,12 +127,20 @@ class StoreApiUpstream:
         params: dict[str, Any] | None = None,
         retries: int = 0,
     ) -> httpx.Response:
+        """One call, retried ``retries`` times (reads only). Failures before the request
+        left are ``UpstreamUnavailable``; after, ``UpstreamOutcomeUnknown``."""
         attempt = 0
         while True:
             try:
                 response = await self._client.request(
                     method, path, headers=headers, json=json, params=params
                 )
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                if attempt < retries:
+                    attempt += 1
+                    await asyncio.sleep(0.05 * attempt)
+                    continue
+                raise UpstreamUnavailable(f"store unreachable: {type(exc).__name__}") from exc
             except httpx.TimeoutException as exc:
                 if attempt < retries:
                     attempt += 1
@@ -128,7 +151,9 @@ class StoreApiUpstream:
                     attempt += 1
                     await asyncio.sleep(0.05 * attempt)
                     continue
-                raise UpstreamUnavailable(f"store unreachable: {type(exc).__name__}") from exc
+                raise UpstreamOutcomeUnknown(
+                    f"connection lost during {method} {path}: {type(exc).__name__}"
+                ) from exc
             if response.status_code >= 500 and attempt < retries:
                 attempt += 1
                 await asyncio.sleep(0.05 * attempt)
@@ -142,12 +167,17 @@ class StoreApiUpstream:
             body = _ERROR_DECODER.decode(response.content)
         except msgspec.DecodeError:
             body = {}
+        self._raise_error(response.status_code, body, response.headers)
+
+    @staticmethod
+    def _raise_error(status: int, body: dict[str, Any], headers: Any) -> None:
+        """Our exception for a Store API error body (a whole answer or a batch entry)."""
         code = str(body.get("code", ""))
         message = str(body.get("message", ""))
-        if response.status_code >= 500:
-            raise UpstreamUnavailable(f"store answered {response.status_code} ({code})")
+        if status >= 500:
+            raise UpstreamOutcomeUnknown(f"store answered {status} ({code})")
         if code == "rate_limit_exceeded":
-            wait = response.headers.get("RateLimit-Retry-After", "5")
+            wait = str(headers.get("RateLimit-Retry-After", "5"))
             raise UpstreamRateLimited("store rate limit", int(wait) if wait.isdigit() else 5)
         if code in _NONCE_CODES:
             raise UpstreamNonceRejected(code)
@@ -162,11 +192,11 @@ class StoreApiUpstream:
         elif isinstance(params, list):
             details = {str(name): "Missing parameter" for name in params}
         raise UpstreamRejected(
-            code or f"http_{response.status_code}",
+            code or f"http_{status}",
             message,
-            response.status_code,
+            status,
             cart=cart,
-            token=response.headers.get("Cart-Token"),
+            token=headers.get("Cart-Token"),
             details=details,
         )
 
@@ -194,6 +224,71 @@ class StoreApiUpstream:
         )
         self._raise_for(response)
         return self._cart(response)
+
+    async def apply_batch(
+        self, token: str, nonce: str, operations: Sequence[ops.Operation]
+    ) -> BatchOutcome:
+        """Several mutations in one Store API batch (at most 25), applied in order.
+
+        The Cart-Token goes on the outer request AND, with the Nonce, on every
+        sub-request: the only combination that reaches the token's cart on 8.9.1. One
+        operation goes to its own route instead (cheaper on the real store).
+        """
+        if len(operations) == 1:
+            try:
+                result = await self.apply(token, nonce, operations[0])
+            except UpstreamRejected as rejected:
+                return BatchOutcome([rejected], rejected.cart, rejected.token, None)
+            return BatchOutcome([None], result.cart, result.token, result.nonce)
+        requests = []
+        for operation in operations:
+            path, body = route_for(operation)
+            requests.append(
+                {
+                    "method": "POST",
+                    "path": f"/wc/store/v1/{path}",
+                    "body": body,
+                    "headers": {"Cart-Token": token, "Nonce": nonce},
+                }
+            )
+        response = await self._send(
+            "POST", "/batch", json={"requests": requests}, headers={"Cart-Token": token}
+        )
+        if response.status_code != 207:
+            self._raise_for(response)
+            raise UpstreamOutcomeUnknown(f"store answered {response.status_code} to a batch")
+        try:
+            entries = _BATCH_DECODER.decode(response.content).responses
+        except msgspec.DecodeError as exc:
+            raise UpstreamOutcomeUnknown("store sent a batch answer that is not JSON") from exc
+        if len(entries) != len(operations):
+            raise UpstreamOutcomeUnknown("store answered a different number of requests")
+        errors: list[UpstreamRejected | None] = []
+        cart = None
+        newest_token = None
+        nonce_failures = 0
+        for entry in entries:
+            headers = entry.headers if isinstance(entry.headers, dict) else {}
+            newest_token = str(headers.get("Cart-Token") or newest_token or "") or None
+            if entry.status < 300 and isinstance(entry.body, dict):
+                cart = to_cart(msgspec.convert(entry.body, type=CART_DECODER.type))
+                errors.append(None)
+                continue
+            body = entry.body if isinstance(entry.body, dict) else {}
+            try:
+                self._raise_error(entry.status, body, headers)
+            except UpstreamNonceRejected:
+                nonce_failures += 1
+                errors.append(UpstreamRejected("woocommerce_rest_invalid_nonce", "Nonce", 403))
+            except UpstreamRejected as rejected:
+                if rejected.cart is not None:
+                    cart = rejected.cart
+                errors.append(rejected)
+            except UpstreamOutcomeUnknown as exc:
+                raise UpstreamOutcomeUnknown(f"a batch entry failed: {exc}") from exc
+        if nonce_failures == len(entries):
+            raise UpstreamNonceRejected("every batch entry refused the nonce")
+        return BatchOutcome(errors, cart, newest_token, response.headers.get("Nonce"))
 
     async def list_products(self, query: ProductQuery) -> ProductPage:
         params: dict[str, Any] = {"page": query.page, "per_page": query.per_page}

@@ -1,7 +1,11 @@
--- KEYS[1]: the cart's snapshot hash.
--- ARGV: epoch, version, fetched_at, digest, body, ttl_seconds.
+-- KEYS[1]: the cart's snapshot hash, KEYS[2]: the cart's lease.
+-- ARGV: epoch, version, fetched_at, digest, body, ttl_seconds, lease token ('' = none).
 -- Stores the snapshot only if it belongs to the current epoch and is newer than the
--- stored one, so a slow writer can never replace a newer cart with an older one.
+-- stored one, so a slow writer can never replace a newer cart with an older one; and,
+-- when a lease token is given, only while that token holds the lease (fencing).
+if ARGV[7] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[7] then
+  return 0
+end
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 if epoch ~= ARGV[1] then
   return 0

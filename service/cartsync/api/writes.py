@@ -1,0 +1,157 @@
+"""Every mutation goes through here: Idempotency-Key, If-Match, the lane, the answer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+
+from ..carts.lane import CLASS_BY_KIND, OpResult, new_op_id
+from ..carts.operations import Operation
+from .dependencies import Caller
+from .errors import error_bytes, status_of
+from .idempotency import Answer, Idempotency, Record, fingerprint, in_progress, validate_key
+
+_ENCODER = msgspec.json.Encoder()
+
+
+class OpStatus(msgspec.Struct):
+    op_id: str
+    status: str  # applied | refused | precondition_failed | not_applied | pending
+    error: dict[str, Any] | None = None
+
+
+def single_answer(result: OpResult | None) -> Answer:
+    """The answer to a one-operation mutation."""
+    if result is None:
+        return Answer(
+            504,
+            error_bytes(
+                "upstream_timeout",
+                "The store has not answered yet; the change may still apply. "
+                "Retry with the same Idempotency-Key to learn its outcome.",
+            ),
+        )
+    if result.outcome == "applied":
+        return Answer(200, result.body, result.etag)
+    if result.outcome == "precondition_failed":
+        return Answer(
+            412, error_bytes(result.code, result.message, result.field, result.body), result.etag
+        )
+    if result.outcome == "not_applied":
+        return Answer(
+            503, error_bytes(result.code, result.message), retry_after=result.retry_after or 2
+        )
+    error_class = CLASS_BY_KIND.get(result.kind, CLASS_BY_KIND["conflict"])
+    status = status_of(error_class, result.code, bool(result.body))
+    return Answer(
+        status,
+        error_bytes(result.code, result.message, result.field, result.body or None),
+        retry_after=result.retry_after,
+    )
+
+
+def _status(result: OpResult | None, client_id: str) -> OpStatus:
+    if result is None:
+        return OpStatus(client_id, "pending")
+    if result.outcome == "applied":
+        return OpStatus(client_id, "applied")
+    return OpStatus(
+        client_id,
+        result.outcome,
+        {"code": result.code, "message": result.message, "field": result.field},
+    )
+
+
+async def ops_answer(
+    caller: Caller, results: Sequence[OpResult | None], client_ids: Sequence[str]
+) -> Answer:
+    """The answer to ``POST /v1/cart/ops``: one status per op_id and the final cart."""
+    if results and all(r is not None and r.outcome == "not_applied" for r in results):
+        first = results[0]
+        assert first is not None
+        return Answer(503, error_bytes(first.code, first.message), retry_after=2)
+    applied = [r for r in results if r is not None and r.outcome == "applied"]
+    if applied:
+        cart, etag = applied[-1].body, applied[-1].etag
+    else:
+        view = await caller.service.read(caller.owner)
+        cart, etag = view.body, view.etag
+    statuses = _ENCODER.encode([_status(r, c) for r, c in zip(results, client_ids, strict=True)])
+    body = b'{"results":' + statuses + b',"cart":' + cart + b"}"
+    return Answer(202 if any(r is None for r in results) else 200, body, etag)
+
+
+def render(answer: Answer, *, replayed: bool = False) -> Response[bytes]:
+    headers = {"Cache-Control": "no-store"}
+    if answer.etag:
+        headers["ETag"] = answer.etag
+    if answer.retry_after:
+        headers["Retry-After"] = str(answer.retry_after)
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return Response(
+        answer.body, status_code=answer.status, media_type="application/json", headers=headers
+    )
+
+
+async def mutate(
+    request: Request[Any, Any, Any],
+    caller: Caller,
+    operations: Sequence[Operation],
+    client_ids: Sequence[str] | None = None,
+) -> Response[bytes]:
+    """Apply ``operations`` (one, or an ``/ops`` list with the client's op ids)."""
+    idempotency: Idempotency = request.app.state.idempotency
+    key = request.headers.get("idempotency-key")
+    if_match = request.headers.get("if-match")
+    op_ids = [new_op_id() for _ in operations]
+    record: Record | None = None
+    if key is not None:
+        validate_key(key)
+        body = await request.body()
+        print_ = fingerprint(
+            request.method, request.url.path, body + b"\0" + (if_match or "").encode()
+        )
+        record = Record(print_, op_ids, client_ids=list(client_ids or []))
+        existing = await idempotency.begin(caller.owner.id, key, record)
+        if existing is not None:
+            return await _replay(request, caller, idempotency, key, existing)
+    results = await caller.service.apply(
+        caller.owner, list(zip(op_ids, operations, strict=True)), if_match=if_match
+    )
+    answer = (
+        single_answer(results[0])
+        if client_ids is None
+        else await ops_answer(caller, results, client_ids)
+    )
+    if record is not None and key is not None:
+        await idempotency.finish(
+            caller.owner.id, key, record, answer if answer.status != 202 else Answer(504, b"")
+        )
+    return render(answer)
+
+
+async def _replay(
+    request: Request[Any, Any, Any],
+    caller: Caller,
+    idempotency: Idempotency,
+    key: str,
+    existing: Record,
+) -> Response[bytes]:
+    if existing.done:
+        caller.service.stats.idempotent_replays += 1
+        return render(Answer(existing.status, existing.body, existing.etag), replayed=True)
+    results = await caller.service.recorded(caller.owner, existing.op_ids)
+    if any(r is None for r in results):
+        raise in_progress()
+    answer = (
+        single_answer(results[0])
+        if not existing.client_ids
+        else await ops_answer(caller, results, existing.client_ids)
+    )
+    await idempotency.finish(caller.owner.id, key, existing, answer)
+    caller.service.stats.idempotent_replays += 1
+    return render(answer, replayed=True)

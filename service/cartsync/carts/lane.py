@@ -1,0 +1,580 @@
+"""The lane: every write to one cart, from any replica, coalesced into Store API batches.
+
+Any replica queues operations in the cart's Redis list and tries to take the cart's
+lease. The lease holder (one per cart in the whole deployment) drains the queue: the
+first operation leaves at once; those that arrive while a call is in flight leave
+together as the next batch (at most 25). It records each operation's result in Redis
+and announces them; waiting callers, on whichever replica, collect their own.
+
+Nothing is lost or applied twice:
+- operations leave the queue only when their results are recorded, by the holder, in
+  one fenced step;
+- before a batch leaves, the holder records it as in flight; if the answer is lost (or
+  the holder dies), the next holder re-reads the cart: unchanged, the batch is sent
+  again; changed, each operation is checked against the cart (``reconcile.py``);
+- the lease outlives an upstream call, is renewed while one runs, and no batch leaves
+  with less lease left than the upstream timeout (WooCommerce cannot check a fencing
+  token, so this is the guard); snapshots and results are fenced by the lease token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+
+import msgspec
+import structlog
+
+from ..state.port import Message, ResultsReady, Snapshot, StateStore, StateUnavailable
+from ..upstream.errors import (
+    UpstreamNonceRejected,
+    UpstreamOutcomeUnknown,
+    UpstreamRateLimited,
+    UpstreamUnavailable,
+)
+from ..upstream.port import BatchOutcome, Upstream
+from . import errors as domain
+from .operations import Operation
+from .reconcile import applied
+from .snapshots import Snapshots, decode
+
+log = structlog.get_logger(__name__)
+MAX_BATCH = 25
+RESULTS_TTL_S = 600
+_RECONCILE_POLL_S = 0.25
+
+
+class QueuedOp(msgspec.Struct, array_like=True):
+    """An operation waiting in a cart's queue."""
+
+    op_id: str
+    operation: Operation
+    if_match: str | None = None  # guards the whole group: one request's operations
+    group: str = ""
+    group_size: int = 1
+    enqueued_at: float = 0.0
+
+
+class OpResult(msgspec.Struct, omit_defaults=True):
+    """What became of one operation. ``outcome``: applied, refused (the store said no),
+    precondition_failed (If-Match), not_applied (certainly not: retry is safe)."""
+
+    op_id: str
+    outcome: str
+    kind: str = ""
+    code: str = ""
+    message: str = ""
+    field: str | None = None
+    retry_after: int | None = None
+    etag: str = ""
+    body: bytes = b""  # the cart after the batch (applied), or the store's cart (refused)
+
+
+class Inflight(msgspec.Struct):
+    """A batch that left for the store and whose results are not recorded yet."""
+
+    op_ids: list[str]
+    before: bytes  # the cart the batch was applied to (encoded snapshot body)
+    before_digest: str
+    sent_at: float = 0.0  # wall clock: a lost request may still run this long after
+
+
+_QUEUED = msgspec.msgpack.Decoder(QueuedOp)
+_RESULT = msgspec.msgpack.Decoder(OpResult)
+_INFLIGHT = msgspec.msgpack.Decoder(Inflight)
+_PACK = msgspec.msgpack.Encoder()
+
+_KIND_BY_CLASS: dict[type[domain.CartError], str] = {
+    domain.Invalid: "invalid",
+    domain.NotFound: "not_found",
+    domain.Conflict: "conflict",
+    domain.RateLimited: "rate_limited",
+    domain.Unavailable: "unavailable",
+    domain.UpstreamTimedOut: "timeout",
+}
+CLASS_BY_KIND = {kind: cls for cls, kind in _KIND_BY_CLASS.items()}
+
+
+def encode_op(op: QueuedOp) -> bytes:
+    return _PACK.encode(op)
+
+
+@dataclass(slots=True)
+class LaneStats:
+    batches: int = 0
+    batch_operations: int = 0
+    batch_sizes: dict[int, int] = field(default_factory=dict)
+    upstream_writes: int = 0
+    upstream_reads: int = 0
+    lease_takeovers: int = 0
+    reconciliations: int = 0
+    resent_batches: int = 0
+
+
+class UpstreamSession:
+    """Tokens and nonce for a cart: what the lane needs to call the store."""
+
+    def __init__(
+        self, state: StateStore, upstream: Upstream, nonce_key: str, nonce_ttl_s: float
+    ) -> None:
+        self._state = state
+        self._upstream = upstream
+        self._nonce_key = nonce_key
+        self._nonce_ttl_s = nonce_ttl_s
+
+    async def keep(self, cart_id: str, token: str | None, nonce: str | None) -> None:
+        if token:
+            await self._state.set_upstream_token(cart_id, token)
+        if nonce:
+            await self._state.set_value(self._nonce_key, nonce.encode(), self._nonce_ttl_s)
+
+    async def token(self, cart_id: str) -> str | None:
+        return await self._state.upstream_token(cart_id)
+
+    async def nonce(self) -> str | None:
+        cached = await self._state.get_value(self._nonce_key)
+        return cached.decode() if cached else None
+
+    async def forget_nonce(self) -> None:
+        await self._state.set_value(self._nonce_key, b"", 0.001)
+
+
+class Lane:
+    """This replica's part of every cart's lane."""
+
+    def __init__(
+        self,
+        state: StateStore,
+        upstream: Upstream,
+        snapshots: Snapshots,
+        session: UpstreamSession,
+        *,
+        lease_ttl_s: float,
+        upstream_timeout_s: float,
+        reconcile_grace_s: float = 30.0,
+        linger_s: float = 0.0,
+        on_upstream: Callable[[bool], None] | None = None,
+    ) -> None:
+        self._state = state
+        self._upstream = upstream
+        self._snapshots = snapshots
+        self._session = session
+        self._lease_ttl_s = lease_ttl_s
+        self._upstream_timeout_s = upstream_timeout_s
+        self._grace_s = reconcile_grace_s
+        self._linger_s = linger_s
+        self._on_upstream = on_upstream or (lambda ok: None)
+        self._waiters: dict[str, asyncio.Future[OpResult]] = {}
+        self._leading: dict[str, asyncio.Task[None]] = {}
+        self._tokens: dict[str, str] = {}
+        self.stats = LaneStats()
+
+    # -- callers ----------------------------------------------------------------------
+    async def submit(
+        self, cart_id: str, queued: Sequence[QueuedOp], timeout_s: float
+    ) -> list[OpResult | None]:
+        """Queue operations (in order, together) and wait for their results; None for
+        an operation whose result did not come within ``timeout_s``."""
+        loop = asyncio.get_running_loop()
+        futures = {q.op_id: loop.create_future() for q in queued}
+        self._waiters.update(futures)
+        try:
+            await self._state.enqueue(cart_id, [encode_op(q) for q in queued])
+            self.kick(cart_id)
+            return await self._wait(cart_id, futures, timeout_s)
+        finally:
+            for op_id in futures:
+                self._waiters.pop(op_id, None)
+
+    async def recorded(self, cart_id: str, op_ids: Sequence[str]) -> list[OpResult | None]:
+        """The recorded results of operations, None where not recorded (yet)."""
+        raw = await self._state.results(cart_id, op_ids)
+        return [_RESULT.decode(r) if r is not None else None for r in raw]
+
+    async def _wait(
+        self, cart_id: str, futures: dict[str, asyncio.Future[OpResult]], timeout_s: float
+    ) -> list[OpResult | None]:
+        deadline = time.monotonic() + timeout_s
+        pending = set(futures)
+        while pending:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            waiting = [futures[op_id] for op_id in pending]
+            await asyncio.wait(waiting, timeout=min(remaining, 1.0))
+            pending = {op_id for op_id in pending if not futures[op_id].done()}
+            if pending:
+                # Missed announcement, or a dead holder: read recorded results, and
+                # take the lease if nobody holds it.
+                await self._fetch_results(cart_id, sorted(pending))
+                pending = {op_id for op_id in pending if not futures[op_id].done()}
+                if pending:
+                    self.kick(cart_id)
+        return [futures[op_id].result() if futures[op_id].done() else None for op_id in futures]
+
+    async def _fetch_results(self, cart_id: str, op_ids: Sequence[str]) -> None:
+        with contextlib.suppress(StateUnavailable):
+            for raw in await self._state.results(cart_id, op_ids):
+                if raw is not None:
+                    self._resolve(_RESULT.decode(raw))
+
+    def _resolve(self, result: OpResult) -> None:
+        future = self._waiters.get(result.op_id)
+        if future is not None and not future.done():
+            future.set_result(result)
+
+    async def on_message(self, message: Message | None) -> None:
+        """Results announced by a holder (maybe on another replica)."""
+        if isinstance(message, ResultsReady):
+            mine = [op_id for op_id in message.op_ids if op_id in self._waiters]
+            if mine:
+                await self._fetch_results(message.cart_id, mine)
+        # A gap (message None) needs nothing here: waiters read recorded results
+        # periodically anyway.
+
+    # -- leadership -----------------------------------------------------------------------
+    def kick(self, cart_id: str) -> None:
+        """Try to become the cart's holder and drain its queue (in the background)."""
+        task = self._leading.get(cart_id)
+        if task is not None and not task.done():
+            return
+        task = asyncio.create_task(self._lead(cart_id))
+        self._leading[cart_id] = task
+        task.add_done_callback(lambda _: self._leading.pop(cart_id, None))
+
+    async def close(self) -> None:
+        tasks = list(self._leading.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    @contextlib.asynccontextmanager
+    async def holding(self, cart_id: str) -> AsyncIterator[str | None]:
+        """Hold the cart's lease for a block (a read from the store), renewing it."""
+        token = secrets.token_hex(8)
+        if not await self._state.acquire_lease(cart_id, token, self._lease_ttl_s):
+            yield None
+            return
+        renew = asyncio.create_task(self._renew(cart_id, token))
+        try:
+            yield token
+        finally:
+            renew.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renew
+            released = await self._state.release_lease(cart_id, token)
+            if released == 0:
+                # Work was queued meanwhile; our holder's duty is to drain it.
+                self.kick(cart_id)
+
+    async def _renew(self, cart_id: str, token: str) -> None:
+        while True:
+            await asyncio.sleep(self._lease_ttl_s / 3)
+            if not await self._state.renew_lease(cart_id, token, self._lease_ttl_s):
+                log.warning("lease lost", cart_id=cart_id)
+                return
+
+    async def _lead(self, cart_id: str) -> None:
+        token = secrets.token_hex(8)
+        try:
+            if not await self._state.acquire_lease(cart_id, token, self._lease_ttl_s):
+                return
+        except StateUnavailable:
+            return
+        renew = asyncio.create_task(self._renew(cart_id, token))
+        backoff = 0.2
+        try:
+            if await self._state.inflight(cart_id) is not None:
+                self.stats.lease_takeovers += 1
+            while True:
+                if self._linger_s:
+                    await asyncio.sleep(self._linger_s)
+                batch = [
+                    _QUEUED.decode(raw) for raw in await self._state.queued(cart_id, MAX_BATCH)
+                ]
+                if not batch:
+                    released = await self._state.release_lease(cart_id, token)
+                    if released == 0:
+                        continue
+                    return
+                try:
+                    done = await self._run(cart_id, token, batch)
+                except (UpstreamUnavailable, StateUnavailable, domain.CartError) as exc:
+                    log.warning("batch postponed", cart_id=cart_id, error=type(exc).__name__)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    continue
+                if not done:
+                    return  # the lease was lost: another holder carries on
+                backoff = 0.2
+        except asyncio.CancelledError:
+            raise
+        except StateUnavailable:
+            log.warning("lane stopped: state store unavailable", cart_id=cart_id)
+        finally:
+            renew.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StateUnavailable):
+                await renew
+
+    # -- one batch ----------------------------------------------------------------------
+    async def _before(self, cart_id: str, token: str) -> Snapshot:
+        """The cart the next batch applies to: the snapshot, or the store's cart."""
+        snapshot = await self._snapshots.current(cart_id)
+        if snapshot is not None:
+            return snapshot
+        return await self.read_upstream(cart_id, token)
+
+    async def read_upstream(self, cart_id: str, token: str) -> Snapshot:
+        """Read the cart from the store and record it (the caller holds the lease)."""
+        upstream_token = await self._session.token(cart_id)
+        try:
+            result = await self._upstream.fetch_cart(upstream_token)
+        except UpstreamUnavailable:
+            self._on_upstream(False)
+            raise
+        self.stats.upstream_reads += 1
+        self._on_upstream(True)
+        await self._session.keep(cart_id, result.token, result.nonce)
+        snapshot = await self._snapshots.record(cart_id, result.cart, token)
+        if snapshot is None:
+            raise StateUnavailable("lease lost while reading the cart")
+        return snapshot
+
+    async def _run(self, cart_id: str, token: str, queue: list[QueuedOp]) -> bool:
+        """Process the head of the queue; False when the lease was lost."""
+        raw_inflight = await self._state.inflight(cart_id)
+        if raw_inflight is not None:
+            return await self._resume(cart_id, token, queue, _INFLIGHT.decode(raw_inflight))
+        try:
+            before = await self._before(cart_id, token)
+        except UpstreamUnavailable as exc:
+            # The batch has not left: its operations certainly did not apply.
+            batch = queue[:MAX_BATCH]
+            code = (
+                "upstream_busy"
+                if isinstance(exc, UpstreamRateLimited)
+                else ("upstream_unavailable")
+            )
+            failed = [
+                OpResult(
+                    q.op_id,
+                    "not_applied",
+                    kind="unavailable",
+                    code=code,
+                    message="The store is not answering; nothing was changed.",
+                    retry_after=exc.retry_after,
+                )
+                for q in batch
+            ]
+            return await self._complete(cart_id, token, len(batch), failed)
+        head = queue[0]
+        if head.if_match is not None and head.if_match != before.tag:
+            group = [head]
+            if head.group_size > 1:
+                raw = await self._state.queued(cart_id, head.group_size)
+                group = [q for q in map(_QUEUED.decode, raw) if q.group == head.group]
+            failed = [
+                OpResult(
+                    q.op_id,
+                    "precondition_failed",
+                    kind="precondition",
+                    code="precondition_failed",
+                    message="The cart changed since that version.",
+                    field="If-Match",
+                    etag=before.etag,
+                    body=before.body,
+                )
+                for q in group
+            ]
+            return await self._complete(cart_id, token, len(failed), failed)
+        batch = queue[:MAX_BATCH]
+        for index, queued in enumerate(batch[1:], start=1):
+            if queued.if_match is not None:
+                batch = batch[:index]  # a precondition is checked at the head of a batch
+                break
+        record = Inflight([q.op_id for q in batch], before.body, before.digest, time.time())
+        if not await self._ensure_lease(cart_id, token):
+            return False
+        if not await self._state.set_inflight(cart_id, token, _PACK.encode(record)):
+            return False
+        return await self._send(cart_id, token, batch, before, attempts=3)
+
+    async def _ensure_lease(self, cart_id: str, token: str) -> bool:
+        """No batch leaves with less lease left than an upstream call may take."""
+        return await self._state.renew_lease(cart_id, token, self._lease_ttl_s)
+
+    async def _send(
+        self, cart_id: str, token: str, batch: list[QueuedOp], before: Snapshot, attempts: int
+    ) -> bool:
+        operations = [q.operation for q in batch]
+        upstream_token = await self._session.token(cart_id)
+        if upstream_token is None:
+            await self.read_upstream(cart_id, token)
+            upstream_token = await self._session.token(cart_id)
+        assert upstream_token is not None
+        nonce = await self._session.nonce()
+        if not nonce:
+            await self.read_upstream(cart_id, token)
+            nonce = await self._session.nonce() or ""
+        self.stats.batches += 1
+        self.stats.batch_operations += len(batch)
+        self.stats.batch_sizes[len(batch)] = self.stats.batch_sizes.get(len(batch), 0) + 1
+        self.stats.upstream_writes += 1
+        try:
+            try:
+                outcome = await self._upstream.apply_batch(upstream_token, nonce, operations)
+            except UpstreamNonceRejected:
+                await self._session.forget_nonce()
+                await self.read_upstream(cart_id, token)
+                nonce = await self._session.nonce() or ""
+                self.stats.upstream_writes += 1
+                outcome = await self._upstream.apply_batch(upstream_token, nonce, operations)
+        except UpstreamOutcomeUnknown:
+            self._on_upstream(False)
+            return await self._reconcile(
+                cart_id, token, batch, before, attempts, sent_at=time.time()
+            )
+        except UpstreamUnavailable as exc:
+            # Certainly not applied (not sent, or refused before running): a retry is safe.
+            self._on_upstream(False)
+            code = (
+                "upstream_busy"
+                if isinstance(exc, UpstreamRateLimited)
+                else ("upstream_unavailable")
+            )
+            results = [
+                OpResult(
+                    q.op_id,
+                    "not_applied",
+                    kind="unavailable",
+                    code=code,
+                    message="The store is not answering; nothing was changed.",
+                    retry_after=exc.retry_after,
+                )
+                for q in batch
+            ]
+            return await self._complete(cart_id, token, len(batch), results)
+        self._on_upstream(True)
+        return await self._record(cart_id, token, batch, before, outcome)
+
+    async def _record(
+        self,
+        cart_id: str,
+        token: str,
+        batch: list[QueuedOp],
+        before: Snapshot,
+        outcome: BatchOutcome,
+    ) -> bool:
+        await self._session.keep(cart_id, outcome.token, outcome.nonce)
+        after = before
+        if outcome.cart is not None:
+            recorded = await self._snapshots.record(cart_id, outcome.cart, token)
+            if recorded is None:
+                return False
+            after = recorded
+        results = []
+        for queued, error in zip(batch, outcome.errors, strict=True):
+            if error is None:
+                results.append(OpResult(queued.op_id, "applied", etag=after.etag, body=after.body))
+                continue
+            translated = domain.translate(error)
+            body = after.body if error.cart is not None else b""
+            results.append(
+                OpResult(
+                    queued.op_id,
+                    "refused",
+                    kind=_KIND_BY_CLASS.get(type(translated), "conflict"),
+                    code=translated.code,
+                    message=translated.message,
+                    field=translated.field,
+                    etag=after.etag if body else "",
+                    body=body,
+                )
+            )
+        return await self._complete(cart_id, token, len(batch), results)
+
+    async def _reconcile(
+        self,
+        cart_id: str,
+        token: str,
+        batch: list[QueuedOp],
+        before: Snapshot,
+        attempts: int,
+        sent_at: float | None = None,
+    ) -> bool:
+        """The batch's answer was lost: find out from the cart what it did.
+
+        A lost request may still be running on the store (PHP does not stop when the
+        client gives up), so an unchanged cart proves nothing at once: the cart is read
+        until it changes (then each operation is checked against it) or until the grace
+        period after sending has passed (then the batch is sent again).
+        """
+        self.stats.reconciliations += 1
+        sent_at = sent_at if sent_at is not None else time.time()
+        while True:
+            now = await self.read_upstream(cart_id, token)  # raises: retried by the loop
+            if now.digest != before.digest:
+                break
+            if time.time() - sent_at >= self._grace_s:
+                if attempts <= 1:
+                    raise UpstreamOutcomeUnknown("the store keeps losing this batch's answers")
+                self.stats.resent_batches += 1
+                if not await self._state.set_inflight(
+                    cart_id,
+                    token,
+                    _PACK.encode(
+                        Inflight([q.op_id for q in batch], now.body, now.digest, time.time())
+                    ),
+                ):
+                    return False
+                return await self._send(cart_id, token, batch, now, attempts - 1)
+            if not await self._ensure_lease(cart_id, token):
+                return False
+            await asyncio.sleep(_RECONCILE_POLL_S)
+        done = applied(decode(before), decode(now), [q.operation for q in batch])
+        results = [
+            OpResult(q.op_id, "applied", etag=now.etag, body=now.body)
+            if ok
+            else OpResult(
+                q.op_id,
+                "refused",
+                kind="conflict",
+                code="not_applied",
+                message="The store did not apply this change.",
+            )
+            for q, ok in zip(batch, done, strict=True)
+        ]
+        return await self._complete(cart_id, token, len(batch), results)
+
+    async def _resume(
+        self, cart_id: str, token: str, queue: list[QueuedOp], record: Inflight
+    ) -> bool:
+        """A previous holder left a batch in flight: reconcile it before anything else."""
+        by_id = {q.op_id: q for q in queue}
+        batch = [by_id[op_id] for op_id in record.op_ids if op_id in by_id]
+        if len(batch) != len(record.op_ids) or queue[: len(batch)] != batch:
+            log.error("in-flight record does not match the queue", cart_id=cart_id)
+            batch = queue[: len(record.op_ids)]
+        before = Snapshot("", 0, 0.0, record.before_digest, record.before)
+        return await self._reconcile(
+            cart_id, token, batch, before, attempts=3, sent_at=record.sent_at
+        )
+
+    async def _complete(
+        self, cart_id: str, token: str, count: int, results: list[OpResult]
+    ) -> bool:
+        packed = {r.op_id: _PACK.encode(r) for r in results}
+        if not await self._state.complete(cart_id, token, count, packed, RESULTS_TTL_S):
+            return False
+        for result in results:
+            self._resolve(result)
+        await self._state.publish(ResultsReady(cart_id, tuple(r.op_id for r in results)))
+        return True
+
+
+def new_op_id() -> str:
+    return "op_" + secrets.token_hex(10)

@@ -1,0 +1,69 @@
+"""Snapshots: the encoded mobile cart per cart, versioned, fenced, near-cached.
+
+A new version is made only when the content changed (equal digests: the store
+confirmed the same cart, only its confirmation time moves). Writes are fenced by the
+cart's lease: a holder that lost its lease cannot store a snapshot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+
+import msgspec
+
+from ..state.port import Change, Snapshot, StateStore
+from . import model
+from .near_cache import NearCache
+
+_ENCODER = msgspec.json.Encoder()
+_CART = msgspec.json.Decoder(model.Cart)
+
+
+def digest_of(cart: model.Cart) -> str:
+    content = msgspec.structs.replace(cart, id="", version="", stale=False)
+    return hashlib.blake2b(_ENCODER.encode(content), digest_size=12).hexdigest()
+
+
+def decode(snapshot: Snapshot) -> model.Cart:
+    return _CART.decode(snapshot.body)
+
+
+class Snapshots:
+    def __init__(
+        self, state: StateStore, near: NearCache, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._state = state
+        self.near = near
+        self._clock = clock
+
+    async def current(self, cart_id: str) -> Snapshot | None:
+        """The stored snapshot (Redis), refreshing the near copy."""
+        stored = await self._state.snapshot(cart_id)
+        if stored is not None:
+            self.near.put(cart_id, stored)
+        return stored
+
+    async def record(self, cart_id: str, cart: model.Cart, lease_token: str) -> Snapshot | None:
+        """Store ``cart`` as the cart's snapshot; None when the lease was lost."""
+        now = self._clock()
+        digest = digest_of(cart)
+        current = await self._state.snapshot(cart_id)
+        if current is not None and current.digest == digest:
+            await self._state.touch_snapshot(cart_id, current.version, now)
+            confirmed = Snapshot(current.epoch, current.version, now, digest, current.body)
+            self.near.put(cart_id, confirmed)
+            return confirmed
+        epoch, version = await self._state.reserve_version(cart_id)
+        content = msgspec.structs.replace(
+            cart, id=cart_id, version=f"{epoch}.{version}", stale=False
+        )
+        snapshot = Snapshot(epoch, version, now, digest, _ENCODER.encode(content))
+        if not await self._state.store_snapshot(cart_id, snapshot, lease_token):
+            if await self._state.lease_holder(cart_id) != lease_token:
+                return None
+            return await self.current(cart_id)
+        self.near.put(cart_id, snapshot)
+        await self._state.publish(Change(cart_id, epoch, version))
+        return snapshot
