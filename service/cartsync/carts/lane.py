@@ -244,7 +244,15 @@ class Lane:
             return
         task = asyncio.create_task(self._lead(cart_id))
         self._leading[cart_id] = task
-        task.add_done_callback(lambda _: self._leading.pop(cart_id, None))
+        task.add_done_callback(lambda done: self._lead_ended(cart_id, done))
+
+    def _lead_ended(self, cart_id: str, task: asyncio.Task[None]) -> None:
+        if self._leading.get(cart_id) is task:
+            del self._leading[cart_id]
+        if not task.cancelled() and task.exception() is not None:
+            log.error(
+                "lane stopped by an unexpected error", cart_id=cart_id, exc_info=task.exception()
+            )
 
     async def close(self) -> None:
         tasks = list(self._leading.values())
@@ -290,6 +298,7 @@ class Lane:
         try:
             if await self._state.inflight(cart_id) is not None:
                 self.stats.lease_takeovers += 1
+                log.info("lease taken over with a batch in flight", cart_id=cart_id)
             while True:
                 if self._linger_s:
                     await asyncio.sleep(self._linger_s)
@@ -433,11 +442,11 @@ class Lane:
                 nonce = await self._session.nonce() or ""
                 self.stats.upstream_writes += 1
                 outcome = await self._upstream.apply_batch(upstream_token, nonce, operations)
-        except UpstreamOutcomeUnknown:
+        except UpstreamOutcomeUnknown as lost:
             self._on_upstream(False)
-            return await self._reconcile(
-                cart_id, token, batch, before, attempts, sent_at=time.time()
-            )
+            # A store that answered (5xx) is done with the request: no grace to wait.
+            sent_at = time.time() - (self._grace_s if lost.finished else 0.0)
+            return await self._reconcile(cart_id, token, batch, before, attempts, sent_at=sent_at)
         except UpstreamUnavailable as exc:
             # Certainly not applied (not sent, or refused before running): a retry is safe.
             self._on_upstream(False)

@@ -26,7 +26,15 @@ class UpstreamUnavailable(UpstreamError):
 
 
 class UpstreamOutcomeUnknown(UpstreamUnavailable):
-    """The request left; the answer was lost (timeout, dropped connection, 5xx)."""
+    """The request left; the answer was lost (timeout, dropped connection, 5xx).
+
+    ``finished`` is True when the store answered (a 5xx): its request is over, so the
+    cart already shows whatever it did. Otherwise it may still be running.
+    """
+
+    def __init__(self, message: str, retry_after: int = 5, *, finished: bool = False) -> None:
+        super().__init__(message, retry_after)
+        self.finished = finished
 
 
 class UpstreamTimeout(UpstreamOutcomeUnknown):

@@ -175,7 +175,7 @@ class StoreApiUpstream:
         code = str(body.get("code", ""))
         message = str(body.get("message", ""))
         if status >= 500:
-            raise UpstreamOutcomeUnknown(f"store answered {status} ({code})")
+            raise UpstreamOutcomeUnknown(f"store answered {status} ({code})", finished=True)
         if code == "rate_limit_exceeded":
             wait = str(headers.get("RateLimit-Retry-After", "5"))
             raise UpstreamRateLimited("store rate limit", int(wait) if wait.isdigit() else 5)
@@ -256,7 +256,9 @@ class StoreApiUpstream:
         )
         if response.status_code != 207:
             self._raise_for(response)
-            raise UpstreamOutcomeUnknown(f"store answered {response.status_code} to a batch")
+            raise UpstreamOutcomeUnknown(
+                f"store answered {response.status_code} to a batch", finished=True
+            )
         try:
             entries = _BATCH_DECODER.decode(response.content).responses
         except msgspec.DecodeError as exc:
