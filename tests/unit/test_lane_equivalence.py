@@ -1,0 +1,90 @@
+"""Property: a sequence applied through the lane ends in the cart that applying it one
+operation at a time ends in (storesim with the race off)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+
+import httpx
+import msgspec
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cartsync.auth import Owner
+from cartsync.carts import operations as ops
+from cartsync.carts.service import CartService
+from cartsync.carts.snapshots import digest_of
+from cartsync.cli import placeholder_settings
+from cartsync.state.memory import MemoryStateStore
+from cartsync.upstream.errors import UpstreamRejected
+from cartsync.upstream.storeapi import StoreApiUpstream
+from storesim import SimConfig
+from storesim import create_app as create_storesim
+
+SIMPLE = [10, 11, 12, 13, 14, 15, 17, 18, 19]
+KEYS = {
+    p: hashlib.md5(str(p).encode(), usedforsecurity=False).hexdigest() for p in (10, 11, 12, 13, 15)
+}
+
+operation = st.one_of(
+    st.builds(ops.AddItem, st.sampled_from(SIMPLE), st.integers(1, 4)),
+    st.builds(ops.SetQuantity, st.sampled_from(list(KEYS.values())), st.integers(1, 5)),
+    st.builds(ops.RemoveItem, st.sampled_from(list(KEYS.values()))),
+    st.builds(ops.ApplyCoupon, st.sampled_from(["test", "20off", "min100", "nope"])),
+    st.builds(ops.RemoveCoupon, st.sampled_from(["test", "20off"])),
+    st.builds(ops.SelectShippingRate, st.sampled_from(["flat_rate:1", "free_shipping:2"])),
+)
+
+
+def _upstream() -> StoreApiUpstream:
+    app = create_storesim(SimConfig(race=False, secret="equivalence"))
+    return StoreApiUpstream("http://127.0.0.1:8181", transport=httpx.ASGITransport(app=app))
+
+
+async def _through_lane(sequence: list[ops.Operation], concurrent: bool) -> str:
+    upstream = _upstream()
+    settings_ = msgspec.structs.replace(placeholder_settings(), reconcile_grace_s=1.0)
+    service = CartService(settings_, MemoryStateStore(), upstream)
+    await service.start()
+    owner = Owner("user", "property")
+    pairs = [(f"op{i}", op) for i, op in enumerate(sequence)]
+    if concurrent:
+        await asyncio.gather(*(service.apply(owner, [pair]) for pair in pairs))
+    else:
+        await service.apply(owner, pairs)
+    cart_id = await service.cart_id(owner)
+    token = await service.lane._session.token(cart_id)
+    final = await upstream.fetch_cart(token)
+    await service.close()
+    await upstream.aclose()
+    return digest_of(final.cart)
+
+
+async def _one_by_one(sequence: list[ops.Operation]) -> str:
+    upstream = _upstream()
+    first = await upstream.fetch_cart(None)
+    token, nonce = first.token, first.nonce or ""
+    for op in sequence:
+        try:
+            token = (await upstream.apply(token, nonce, op)).token
+        except UpstreamRejected as refused:
+            token = refused.token or token
+    final = await upstream.fetch_cart(token)
+    await upstream.aclose()
+    return digest_of(final.cart)
+
+
+class TestLaneEquivalence:
+    @settings(
+        max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
+    @given(st.lists(operation, min_size=1, max_size=12), st.booleans())
+    def test_batched_application_equals_sequential_application(
+        self, sequence: list[ops.Operation], concurrent: bool
+    ) -> None:
+        """Whether queued as one request or as concurrent ones, the final cart is the
+        one-by-one cart."""
+        lane = asyncio.run(_through_lane(sequence, concurrent))
+        direct = asyncio.run(_one_by_one(sequence))
+        assert lane == direct
