@@ -1,0 +1,213 @@
+"""N concurrent writes to one cart: through cartsync, straight to the store concurrently
+(the session race on, as the real store), and straight to the store one after the other.
+
+    python -m bench.write_bursts [--sizes 1 5 25 100] [--quick]
+
+storesim runs with 80 ms per call and a batch cost of 60 ms + 15 ms per sub-request,
+jitter off (so added latency is measurable); one gateway worker; its own redis-server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import statistics
+import sys
+import time
+
+import httpx
+import jwt
+
+from .cached_read import SECRET, _redis
+from .tools import free_port, server
+
+LATENCY = "80:0:60:15"
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+async def _timed(call: object) -> tuple[float, httpx.Response]:
+    started = time.perf_counter()
+    response = await call  # type: ignore[misc]
+    return (time.perf_counter() - started) * 1000, response
+
+
+async def _writes(sim: httpx.AsyncClient) -> int:
+    return int((await sim.get("/__sim/state")).json()["counters"]["writes"])
+
+
+async def through_cartsync(
+    base: str, sim: httpx.AsyncClient, n: int, user: str
+) -> dict[str, float]:
+    now = int(time.time())
+    token = jwt.encode(
+        {
+            "iss": "https://bench.example",
+            "aud": "bench",
+            "sub": user,
+            "iat": now,
+            "exp": now + 3600,
+        },
+        SECRET,
+        algorithm="HS256",
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=120) as client:
+        (await client.get("/v1/cart")).raise_for_status()
+        before = await _writes(sim)
+        started = time.perf_counter()
+        timed = await asyncio.gather(
+            *(_timed(client.post("/v1/cart/items", json={"product_id": 15})) for _ in range(n))
+        )
+        wall = (time.perf_counter() - started) * 1000
+        writes = await _writes(sim) - before
+        cart = (await client.get("/v1/cart")).json()
+    kept = sum(i["quantity"] for i in cart["items"])
+    ok = sum(1 for _, r in timed if r.status_code == 200)
+    latencies = [t for t, _ in timed]
+    return {
+        "wall_ms": wall,
+        "p50": statistics.median(latencies),
+        "p99": _pct(latencies, 0.99),
+        "writes": writes,
+        "acknowledged": ok,
+        "lost": ok - kept,
+    }
+
+
+async def straight(
+    sim_base: str, sim: httpx.AsyncClient, n: int, concurrent: bool
+) -> dict[str, float]:
+    api = f"{sim_base}/wp-json/wc/store/v1"
+    async with httpx.AsyncClient(timeout=120) as client:
+        first = await client.get(f"{api}/cart")
+        headers = {"Cart-Token": first.headers["Cart-Token"], "Nonce": first.headers["Nonce"]}
+        before = await _writes(sim)
+
+        def add() -> object:
+            return client.post(
+                f"{api}/cart/add-item", json={"id": 15, "quantity": 1}, headers=headers
+            )
+
+        started = time.perf_counter()
+        if concurrent:
+            timed = await asyncio.gather(*(_timed(add()) for _ in range(n)))
+        else:
+            timed = [await _timed(add()) for _ in range(n)]
+        wall = (time.perf_counter() - started) * 1000
+        writes = await _writes(sim) - before
+        cart = (
+            await client.get(f"{api}/cart", headers={"Cart-Token": headers["Cart-Token"]})
+        ).json()
+    kept = sum(i["quantity"] for i in cart["items"])
+    ok = sum(1 for _, r in timed if r.status_code == 201)
+    latencies = [t for t, _ in timed]
+    return {
+        "wall_ms": wall,
+        "p50": statistics.median(latencies),
+        "p99": _pct(latencies, 0.99),
+        "writes": writes,
+        "acknowledged": ok,
+        "lost": ok - kept,
+    }
+
+
+async def run(sizes: list[int]) -> list[tuple[int, str, dict[str, float]]]:
+    redis_process, redis_url = _redis()
+    sim_port, port = free_port(), free_port()
+    env = {
+        "CARTSYNC_UPSTREAM_URL": f"http://127.0.0.1:{sim_port}",
+        "CARTSYNC_REDIS_URL": redis_url,
+        "CARTSYNC_JWT_SECRET": SECRET,
+        "CARTSYNC_JWT_ISSUER": "https://bench.example",
+        "CARTSYNC_JWT_AUDIENCE": "bench",
+        "CARTSYNC_GUEST_SECRET": SECRET,
+        "CARTSYNC_LOG_LEVEL": "warning",
+        "CARTSYNC_LOG_FORMAT": "json",
+        "CARTSYNC_RATE_LIMIT_PER_MINUTE": "1000000",
+        "CARTSYNC_WRITE_RATE_LIMIT_PER_MINUTE": "1000000",
+    }
+    rows = []
+    try:
+        with (
+            server(
+                [sys.executable, "-m", "storesim", "--port", str(sim_port), "--latency", LATENCY],
+                f"http://127.0.0.1:{sim_port}/__sim/state",
+            ),
+            server(
+                [
+                    sys.executable,
+                    "-m",
+                    "cartsync",
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                ],
+                f"http://127.0.0.1:{port}/healthz",
+                env=env,
+            ),
+        ):
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{sim_port}") as sim:
+                for n in sizes:
+                    rows.append(
+                        (
+                            n,
+                            "cartsync",
+                            await through_cartsync(
+                                f"http://127.0.0.1:{port}", sim, n, f"bench-{n}"
+                            ),
+                        )
+                    )
+                    rows.append(
+                        (
+                            n,
+                            "store, concurrent",
+                            await straight(f"http://127.0.0.1:{sim_port}", sim, n, concurrent=True),
+                        )
+                    )
+                    rows.append(
+                        (
+                            n,
+                            "store, sequential",
+                            await straight(
+                                f"http://127.0.0.1:{sim_port}", sim, n, concurrent=False
+                            ),
+                        )
+                    )
+    finally:
+        redis_process.terminate()
+        redis_process.wait()
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1, 5, 25, 100])
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    sizes = [1, 5] if args.quick else args.sizes
+    rows = asyncio.run(run(sizes))
+    print(
+        f"N concurrent add-items on one cart; storesim {LATENCY} (80 ms a call, batch "
+        "60 ms + 15 ms/sub-request, jitter off), session race on\n"
+    )
+    print(
+        "| N | path | wall ms | p50 ms | p99 ms | upstream writes | limit | acknowledged | lost |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for n, path, r in rows:
+        limit = str(math.ceil(n / 25) + 1) if path == "cartsync" else ""
+        print(
+            f"| {n} | {path} | {r['wall_ms']:.0f} | {r['p50']:.0f} | {r['p99']:.0f} "
+            f"| {r['writes']:.0f} | {limit} | {r['acknowledged']:.0f} | {r['lost']:.0f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
