@@ -17,12 +17,9 @@ import tempfile
 import time
 
 import httpx
-import jwt
 import redis
 
-from .tools import cpu_seconds, free_port, server, wrk
-
-SECRET = "bench-jwt-secret-0123456789abcdef012345"  # noqa: S105 - a throwaway benchmark key
+from .tools import bench_token, cpu_seconds, free_port, gateway_env, server, wrk
 
 
 def _redis() -> tuple[subprocess.Popen[bytes], str]:
@@ -89,30 +86,8 @@ def main() -> None:
         args.rounds = 1
     redis_process, redis_url = _redis()
     sim_port, port, bare_port = free_port(), free_port(), free_port()
-    env = {
-        "CARTSYNC_UPSTREAM_URL": f"http://127.0.0.1:{sim_port}",
-        "CARTSYNC_REDIS_URL": redis_url,
-        "CARTSYNC_JWT_SECRET": SECRET,
-        "CARTSYNC_JWT_ISSUER": "https://bench.example",
-        "CARTSYNC_JWT_AUDIENCE": "bench",
-        "CARTSYNC_GUEST_SECRET": SECRET,
-        "CARTSYNC_LOG_LEVEL": "warning",
-        "CARTSYNC_LOG_FORMAT": "json",
-        "CARTSYNC_SNAPSHOT_FRESHNESS_S": "3600",
-        "CARTSYNC_RATE_LIMIT_PER_MINUTE": "100000000",
-    }
-    now = int(time.time())
-    token = jwt.encode(
-        {
-            "iss": "https://bench.example",
-            "aud": "bench",
-            "sub": "bench-user",
-            "iat": now,
-            "exp": now + 3600,
-        },
-        SECRET,
-        algorithm="HS256",
-    )
+    env = gateway_env(f"http://127.0.0.1:{sim_port}", redis_url, snapshot_freshness_s="3600")
+    token = bench_token("bench-user")
     auth = {"Authorization": f"Bearer {token}"}
     try:
         with (

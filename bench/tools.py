@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import jwt
 
 
 def free_port() -> int:
@@ -91,3 +92,38 @@ def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     return (int(fields[11]) + int(fields[12])) / ticks
+
+
+BENCH_SECRET = "bench-jwt-secret-0123456789abcdef012345"  # noqa: S105 - a throwaway key
+
+
+def gateway_env(upstream: str, redis_url: str, **extra: str) -> dict[str, str]:
+    """The CARTSYNC_* environment of a benchmarked gateway (limits out of the way)."""
+    return {
+        "CARTSYNC_UPSTREAM_URL": upstream,
+        "CARTSYNC_REDIS_URL": redis_url,
+        "CARTSYNC_JWT_SECRET": BENCH_SECRET,
+        "CARTSYNC_JWT_ISSUER": "https://bench.example",
+        "CARTSYNC_JWT_AUDIENCE": "bench",
+        "CARTSYNC_GUEST_SECRET": BENCH_SECRET,
+        "CARTSYNC_LOG_LEVEL": "warning",
+        "CARTSYNC_LOG_FORMAT": "json",
+        "CARTSYNC_RATE_LIMIT_PER_MINUTE": "100000000",
+        "CARTSYNC_WRITE_RATE_LIMIT_PER_MINUTE": "100000000",
+        **{f"CARTSYNC_{k.upper()}": v for k, v in extra.items()},
+    }
+
+
+def bench_token(subject: str) -> str:
+    now = int(time.time())
+    return jwt.encode(
+        {
+            "iss": "https://bench.example",
+            "aud": "bench",
+            "sub": subject,
+            "iat": now,
+            "exp": now + 3600,
+        },
+        BENCH_SECRET,
+        algorithm="HS256",
+    )

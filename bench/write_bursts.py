@@ -17,10 +17,9 @@ import sys
 import time
 
 import httpx
-import jwt
 
-from .cached_read import SECRET, _redis
-from .tools import free_port, server
+from .cached_read import _redis
+from .tools import bench_token, free_port, gateway_env, server
 
 LATENCY = "80:0:60:15"
 
@@ -43,18 +42,7 @@ async def _writes(sim: httpx.AsyncClient) -> int:
 async def through_cartsync(
     base: str, sim: httpx.AsyncClient, n: int, user: str
 ) -> dict[str, float]:
-    now = int(time.time())
-    token = jwt.encode(
-        {
-            "iss": "https://bench.example",
-            "aud": "bench",
-            "sub": user,
-            "iat": now,
-            "exp": now + 3600,
-        },
-        SECRET,
-        algorithm="HS256",
-    )
+    token = bench_token(user)
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=120) as client:
         (await client.get("/v1/cart")).raise_for_status()
@@ -119,18 +107,7 @@ async def straight(
 async def run(sizes: list[int]) -> list[tuple[int, str, dict[str, float]]]:
     redis_process, redis_url = _redis()
     sim_port, port = free_port(), free_port()
-    env = {
-        "CARTSYNC_UPSTREAM_URL": f"http://127.0.0.1:{sim_port}",
-        "CARTSYNC_REDIS_URL": redis_url,
-        "CARTSYNC_JWT_SECRET": SECRET,
-        "CARTSYNC_JWT_ISSUER": "https://bench.example",
-        "CARTSYNC_JWT_AUDIENCE": "bench",
-        "CARTSYNC_GUEST_SECRET": SECRET,
-        "CARTSYNC_LOG_LEVEL": "warning",
-        "CARTSYNC_LOG_FORMAT": "json",
-        "CARTSYNC_RATE_LIMIT_PER_MINUTE": "1000000",
-        "CARTSYNC_WRITE_RATE_LIMIT_PER_MINUTE": "1000000",
-    }
+    env = gateway_env(f"http://127.0.0.1:{sim_port}", redis_url)
     rows = []
     try:
         with (

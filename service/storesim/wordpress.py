@@ -233,12 +233,7 @@ class WordPress:
         return HttpResponse(
             500,
             [
-                ("Content-Type", "application/json; charset=UTF-8"),
-                ("X-Robots-Tag", "noindex"),
-                ("Link", f'<{request.site}/wp-json/>; rel="https://api.w.org/"'),
-                ("X-Content-Type-Options", "nosniff"),
-                ("Access-Control-Expose-Headers", EXPOSE),
-                ("Access-Control-Allow-Headers", ALLOW_HEADERS),
+                *base_headers(request.site),
                 ("Expires", "Wed, 11 Jan 1984 05:00:00 GMT"),
                 ("Cache-Control", "no-cache, must-revalidate, max-age=0"),
             ],
@@ -669,13 +664,8 @@ class WordPress:
     ) -> HttpResponse:
         extra = response.headers
         has_link = any(name == "Link" for name, _ in extra)
-        headers = [("Content-Type", "application/json; charset=UTF-8"), ("X-Robots-Tag", "noindex")]
-        if not has_link:
-            headers.append(("Link", f'<{request.site}/wp-json/>; rel="https://api.w.org/"'))
+        headers = base_headers(request.site, link=not has_link)
         headers += [
-            ("X-Content-Type-Options", "nosniff"),
-            ("Access-Control-Expose-Headers", EXPOSE),
-            ("Access-Control-Allow-Headers", ALLOW_HEADERS),
             *limit_headers,
             *extra,
         ]
@@ -689,12 +679,7 @@ class WordPress:
 
     def _preflight(self, request: HttpRequest, allow: str) -> HttpResponse:
         headers = [
-            ("Content-Type", "application/json; charset=UTF-8"),
-            ("X-Robots-Tag", "noindex"),
-            ("Link", f'<{request.site}/wp-json/>; rel="https://api.w.org/"'),
-            ("X-Content-Type-Options", "nosniff"),
-            ("Access-Control-Expose-Headers", EXPOSE),
-            ("Access-Control-Allow-Headers", ALLOW_HEADERS),
+            *base_headers(request.site),
         ]
         if allow:
             headers.append(("Allow", allow))
@@ -733,6 +718,19 @@ class WordPress:
             f"{cart['totals']['total_price']}</p></body></html>"
         )
         return HttpResponse(200, headers, page.encode())
+
+
+def base_headers(site: str, *, link: bool = True) -> list[tuple[str, str]]:
+    """The headers WordPress sends first on every REST answer, in its order."""
+    headers = [("Content-Type", "application/json; charset=UTF-8"), ("X-Robots-Tag", "noindex")]
+    if link:
+        headers.append(("Link", f'<{site}/wp-json/>; rel="https://api.w.org/"'))
+    headers += [
+        ("X-Content-Type-Options", "nosniff"),
+        ("Access-Control-Expose-Headers", EXPOSE),
+        ("Access-Control-Allow-Headers", ALLOW_HEADERS),
+    ]
+    return headers
 
 
 def no_route_response() -> HttpResponse:

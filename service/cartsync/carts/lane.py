@@ -363,23 +363,7 @@ class Lane:
         except UpstreamUnavailable as exc:
             # The batch has not left: its operations certainly did not apply.
             batch = queue[:MAX_BATCH]
-            code = (
-                "upstream_busy"
-                if isinstance(exc, UpstreamRateLimited)
-                else ("upstream_unavailable")
-            )
-            failed = [
-                OpResult(
-                    q.op_id,
-                    "not_applied",
-                    kind="unavailable",
-                    code=code,
-                    message="The store is not answering; nothing was changed.",
-                    retry_after=exc.retry_after,
-                )
-                for q in batch
-            ]
-            return await self._complete(cart_id, token, len(batch), failed)
+            return await self._complete(cart_id, token, len(batch), _not_applied(batch, exc))
         head = queue[0]
         if head.if_match is not None and head.if_match != before.tag:
             group = [head]
@@ -450,23 +434,7 @@ class Lane:
         except UpstreamUnavailable as exc:
             # Certainly not applied (not sent, or refused before running): a retry is safe.
             self._on_upstream(False)
-            code = (
-                "upstream_busy"
-                if isinstance(exc, UpstreamRateLimited)
-                else ("upstream_unavailable")
-            )
-            results = [
-                OpResult(
-                    q.op_id,
-                    "not_applied",
-                    kind="unavailable",
-                    code=code,
-                    message="The store is not answering; nothing was changed.",
-                    retry_after=exc.retry_after,
-                )
-                for q in batch
-            ]
-            return await self._complete(cart_id, token, len(batch), results)
+            return await self._complete(cart_id, token, len(batch), _not_applied(batch, exc))
         self._on_upstream(True)
         return await self._record(cart_id, token, batch, before, outcome)
 
@@ -583,6 +551,22 @@ class Lane:
             self._resolve(result)
         await self._state.publish(ResultsReady(cart_id, tuple(r.op_id for r in results)))
         return True
+
+
+def _not_applied(batch: Sequence[QueuedOp], exc: UpstreamUnavailable) -> list[OpResult]:
+    """Results for operations that certainly did not reach the store: a retry is safe."""
+    code = "upstream_busy" if isinstance(exc, UpstreamRateLimited) else "upstream_unavailable"
+    return [
+        OpResult(
+            q.op_id,
+            "not_applied",
+            kind="unavailable",
+            code=code,
+            message="The store is not answering; nothing was changed.",
+            retry_after=exc.retry_after,
+        )
+        for q in batch
+    ]
 
 
 def new_op_id() -> str:
