@@ -15,6 +15,7 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from .api.carts import CartController
 from .api.errors import EXCEPTION_HANDLERS
+from .api.events import EventsController
 from .api.idempotency import Idempotency
 from .api.limits import Limits
 from .api.ops import OpsController
@@ -112,6 +113,7 @@ def create_app(
     config = AppConfig(
         route_handlers=[
             CartController,
+            EventsController,
             ProductController,
             SessionController,
             OpsController,

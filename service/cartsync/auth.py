@@ -20,6 +20,8 @@ from .settings import Settings
 
 GUEST_ISSUER = "cartsync"
 GUEST_AUDIENCE = "cartsync-guest"
+STREAM_AUDIENCE = "cartsync-stream"
+STREAM_TOKEN_TTL_S = 60
 _CACHE_SIZE = 50_000
 
 
@@ -117,6 +119,51 @@ class Authenticator:
             raise AuthError("invalid_token", "The bearer token names no subject.")
         owner = Owner("guest" if is_guest else "user", subject)
         return owner, float(claims["exp"])
+
+    def issue_stream(self, owner: Owner) -> tuple[str, int]:
+        """A token for one purpose: opening the caller's change feed from a browser's
+        ``EventSource``, which cannot send an Authorization header. It travels in a URL,
+        so it lives a minute and opens nothing else."""
+        now = int(time.time())
+        expires = now + STREAM_TOKEN_TTL_S
+        token = jwt.encode(
+            {
+                "iss": GUEST_ISSUER,
+                "aud": STREAM_AUDIENCE,
+                "sub": f"{owner.kind}:{owner.subject}",
+                "iat": now,
+                "exp": expires,
+            },
+            self._guest_secret,
+            algorithm="HS256",
+        )
+        return token, expires
+
+    def stream_owner(self, token: str) -> Owner:
+        try:
+            claims = jwt.decode(
+                token,
+                self._guest_secret,
+                algorithms=["HS256"],
+                audience=STREAM_AUDIENCE,
+                issuer=GUEST_ISSUER,
+                options={"require": ["exp", "sub", "iss", "aud"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise AuthError("token_expired", "The stream token has expired.") from exc
+        except jwt.InvalidTokenError as exc:
+            raise AuthError("invalid_token", "The stream token could not be verified.") from exc
+        kind, _, subject = str(claims["sub"]).partition(":")
+        if kind not in ("user", "guest") or not subject:
+            raise AuthError("invalid_token", "The stream token names no owner.")
+        return Owner(kind, subject)
+
+    def guest_owner(self, token: str) -> Owner:
+        """The guest named by a guest token (for merging it into a user's cart)."""
+        owner = self.owner(f"Bearer {token}")
+        if owner.kind != "guest":
+            raise AuthError("invalid_token", "guest_token must be a guest token.")
+        return owner
 
     def issue_guest(self) -> tuple[str, int]:
         """A new guest identity: a signed token and its expiry (unix seconds)."""

@@ -45,6 +45,9 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     linger_ms: float = 0.0
     idempotency_ttl_s: int = 24 * 3600
     max_ops_per_request: int = 100
+    sse_heartbeat_s: float = 15.0
+    merge_policy: Literal["sum", "max", "replace"] = "sum"
+    long_poll_max_s: float = 30.0
     max_body_bytes: int = 64 * 1024
     rate_limit_per_minute: int = 600
     write_rate_limit_per_minute: int = 120
@@ -140,6 +143,8 @@ def _check(settings: Settings) -> None:
         "reconcile_grace_s",
         "idempotency_ttl_s",
         "max_ops_per_request",
+        "sse_heartbeat_s",
+        "long_poll_max_s",
     )
     for field in positive:
         if getattr(settings, field) <= 0:

@@ -7,23 +7,26 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Parameter as OpenApiParameter
 from litestar.openapi.spec import Schema
-from litestar.params import HeaderParameter, JSONBody, PathParameter
+from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
 
 from ..carts import model
 from ..carts import operations as ops
 from ..carts.errors import Invalid
-from ..carts.service import CartView
+from ..carts.service import CartView, merge_guest
 from .dependencies import Caller, provide_caller
 from .schemas import (
     AddItemIn,
     CouponIn,
     CustomerIn,
     ErrorBody,
+    MergeIn,
+    MergeOut,
     OpsIn,
     OpsOut,
     SetQuantityIn,
@@ -33,6 +36,7 @@ from .schemas import (
 )
 from .writes import mutate
 
+_ENCODER = msgspec.json.Encoder()
 ItemKey = Annotated[str, PathParameter(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Line key")]
 CouponCode = Annotated[str, PathParameter(min_length=1, max_length=100)]
 
@@ -92,9 +96,23 @@ class CartController(Controller):
     )
     async def read(
         self,
+        request: Request[Any, Any, Any],
         caller: NamedDependency[Caller],
         if_none_match: Annotated[str | None, HeaderParameter(name="If-None-Match")] = None,
+        wait_for_change: Annotated[
+            str | None,
+            QueryParameter(
+                max_length=64,
+                description="Long poll: answer once the cart's "
+                "version is no longer this one (304 after `timeout` seconds)",
+            ),
+        ] = None,
+        timeout: Annotated[float, QueryParameter(gt=0, le=60)] = 25.0,  # noqa: ASYNC109 - a query parameter, not a call timeout
     ) -> Response[bytes]:
+        if wait_for_change is not None:
+            limit = min(timeout, request.app.state.settings.long_poll_max_s)
+            view = await caller.service.wait_for_change(caller.owner, wait_for_change, limit)
+            return render(view)
         return render(await caller.service.read(caller.owner, if_none_match))
 
     @post(
@@ -210,6 +228,41 @@ class CartController(Controller):
     ) -> Response[bytes]:
         return await mutate(
             request, caller, [ops.SelectShippingRate(data.rate_id, data.package_id)]
+        )
+
+    @post(
+        "/merge",
+        operation_id="mergeGuestCart",
+        status_code=200,
+        responses={
+            200: _spec(MergeOut, "What was merged, line by line, and the cart"),
+            401: _spec(ErrorBody, "Missing or invalid token (yours or the guest's)"),
+            409: _spec(ErrorBody, "Merged into another account, or a merge is running"),
+        },
+        summary="Merge a guest cart (its guest token) into the signed-in user's cart",
+    )
+    async def merge(
+        self,
+        request: Request[Any, Any, Any],
+        caller: NamedDependency[Caller],
+        data: JSONBody[MergeIn],
+    ) -> Response[bytes]:
+        state = request.app.state
+        guest = state.authenticator.guest_owner(data.guest_token)
+        report = await merge_guest(
+            caller.service,
+            state.state,
+            caller.owner,
+            guest,
+            state.settings.merge_policy,
+            state.settings.guest_token_ttl_s,
+        )
+        view = await caller.service.read(caller.owner)
+        body = b'{"merge":' + _ENCODER.encode(report) + b',"cart":' + view.body + b"}"
+        return Response(
+            body,
+            media_type="application/json",
+            headers={"ETag": view.etag, "Cache-Control": "no-store"},
         )
 
     @post(

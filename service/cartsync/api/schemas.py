@@ -82,6 +82,34 @@ class GuestSession(msgspec.Struct):
     expires_at: int
 
 
+class StreamToken(msgspec.Struct):
+    token: str
+    expires_at: int
+
+
+class MergeIn(_Body):
+    guest_token: Annotated[str, Meta(min_length=10, max_length=4096)]
+
+
+class MergeLineOut(msgspec.Struct):
+    product_id: int
+    name: str
+    quantity: int
+    status: str  # merged | unchanged | refused | pending
+    error: dict[str, str | None] | None
+
+
+class MergeReportOut(msgspec.Struct):
+    policy: str
+    lines: list[MergeLineOut]
+    coupons: list[MergeLineOut]
+
+
+class MergeOut(msgspec.Struct):
+    merge: MergeReportOut
+    cart: dict[str, object]
+
+
 class ErrorBody(msgspec.Struct):
     """Every 4xx and 5xx answer."""
 

@@ -37,8 +37,11 @@ from ..upstream.errors import (
     UpstreamUnavailable,
 )
 from ..upstream.port import BatchOutcome, Upstream
+from ..upstream.storeapi_mapping import plain_text
 from . import errors as domain
-from .operations import Operation
+from . import model
+from .operations import AddItem, Operation
+from .rebuild import restore_plan
 from .reconcile import applied
 from .snapshots import Snapshots, decode
 
@@ -46,6 +49,7 @@ log = structlog.get_logger(__name__)
 MAX_BATCH = 25
 RESULTS_TTL_S = 600
 _RECONCILE_POLL_S = 0.25
+_TOKEN_REFRESH_S = 3600.0  # renew upstream tokens with less than this left
 
 
 class QueuedOp(msgspec.Struct, array_like=True):
@@ -111,6 +115,7 @@ class LaneStats:
     upstream_writes: int = 0
     upstream_reads: int = 0
     lease_takeovers: int = 0
+    rebuilds: int = 0
     reconciliations: int = 0
     resent_batches: int = 0
 
@@ -347,11 +352,73 @@ class Lane:
             raise
         self.stats.upstream_reads += 1
         self._on_upstream(True)
+        cart = result.cart
+        if self._lost(upstream_token, result.token) and not cart.items:
+            previous = await self._snapshots.current(cart_id)
+            if previous is not None and decode(previous).items:
+                cart = await self._restore(cart_id, decode(previous), result.token, result.nonce)
+                snapshot = await self._snapshots.record(cart_id, cart, token)
+                if snapshot is None:
+                    raise StateUnavailable("lease lost while rebuilding the cart")
+                return snapshot
         await self._session.keep(cart_id, result.token, result.nonce)
-        snapshot = await self._snapshots.record(cart_id, result.cart, token)
+        snapshot = await self._snapshots.record(cart_id, cart, token)
         if snapshot is None:
             raise StateUnavailable("lease lost while reading the cart")
         return snapshot
+
+    def _lost(self, sent: str | None, received: str | None) -> bool:
+        """The store answered for another session: the one we had is gone (expired)."""
+        if not sent or not received:
+            return False
+        before = self._upstream.token_session(sent)
+        return before is not None and before != self._upstream.token_session(received)
+
+    async def _restore(
+        self, cart_id: str, previous: model.Cart, token: str, nonce: str | None
+    ) -> model.Cart:
+        """Put ``previous`` back into the store's new session ``token``; the lines that
+        could not be restored are reported in the cart's ``errors``. The new token is
+        kept only once the cart is back: a failure leaves the old one, and the next
+        attempt starts over in another new session."""
+        self.stats.rebuilds += 1
+        log.info("rebuilding a lost upstream cart", cart_id=cart_id, lines=len(previous.items))
+        nonce = nonce or await self._session.nonce() or ""
+        plan = restore_plan(previous)
+        cart: model.Cart | None = None
+        unrestored: list[model.CartError] = []
+        newest = token
+        for start in range(0, len(plan), MAX_BATCH):
+            chunk = plan[start : start + MAX_BATCH]
+            self.stats.upstream_writes += 1
+            outcome = await self._upstream.apply_batch(newest, nonce, chunk)
+            newest = outcome.token or newest
+            cart = outcome.cart or cart
+            for op, error in zip(chunk, outcome.errors, strict=True):
+                if error is not None and isinstance(op, AddItem):
+                    name = next(
+                        (i.name for i in previous.items if i.product_id == op.product_id),
+                        str(op.product_id),
+                    )
+                    unrestored.append(
+                        model.CartError(
+                            code="line_not_restored",
+                            message=f"{name} × {op.quantity} could not be restored: "
+                            f"{plain_text(error.message)}",
+                        )
+                    )
+        await self._session.keep(cart_id, newest, nonce)
+        if cart is None:
+            cart = (await self._upstream.fetch_cart(newest)).cart
+        return msgspec.structs.replace(cart, errors=[*cart.errors, *unrestored])
+
+    async def _fresh_token(self, cart_id: str, token: str) -> None:
+        """Renew an upstream token close to expiry with a read (its expiry slides), so a
+        batch never lands in a new, empty session."""
+        upstream_token = await self._session.token(cart_id)
+        expiry = self._upstream.token_expiry(upstream_token)
+        if expiry is not None and expiry - time.time() < _TOKEN_REFRESH_S:
+            await self.read_upstream(cart_id, token)
 
     async def _run(self, cart_id: str, token: str, queue: list[QueuedOp]) -> bool:
         """Process the head of the queue; False when the lease was lost."""
@@ -359,6 +426,7 @@ class Lane:
         if raw_inflight is not None:
             return await self._resume(cart_id, token, queue, _INFLIGHT.decode(raw_inflight))
         try:
+            await self._fresh_token(cart_id, token)
             before = await self._before(cart_id, token)
         except UpstreamUnavailable as exc:
             # The batch has not left: its operations certainly did not apply.
@@ -436,6 +504,12 @@ class Lane:
             self._on_upstream(False)
             return await self._complete(cart_id, token, len(batch), _not_applied(batch, exc))
         self._on_upstream(True)
+        if self._lost(upstream_token, outcome.token) and decode(before).items:
+            # The token expired between our check and the store (clocks disagree): the
+            # batch went to a new session. Put the rest of the cart back beside it.
+            assert outcome.token is not None
+            restored = await self._restore(cart_id, decode(before), outcome.token, nonce)
+            outcome = BatchOutcome(outcome.errors, restored, None, outcome.nonce)
         return await self._record(cart_id, token, batch, before, outcome)
 
     async def _record(

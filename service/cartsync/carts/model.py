@@ -193,3 +193,9 @@ def mark_stale(body: bytes) -> bytes:
     if body.endswith(STALE_FALSE):
         return body[: -len(STALE_FALSE)] + STALE_TRUE
     return body
+
+
+def unmark_stale(body: bytes) -> bytes:
+    if body.endswith(STALE_TRUE):
+        return body[: -len(STALE_TRUE)] + STALE_FALSE
+    return body

@@ -45,6 +45,9 @@ class NearCache:
     def cart_of(self, owner_id: str) -> str | None:
         return self._owners.get(owner_id)
 
+    def forget_owner(self, owner_id: str) -> None:
+        self._owners.pop(owner_id, None)
+
     def remember_owner(self, owner_id: str, cart_id: str) -> None:
         self._owners[owner_id] = cart_id
         if len(self._owners) > self._size:

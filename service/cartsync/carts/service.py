@@ -12,6 +12,7 @@ writes from every replica into Store API batches, one in flight per cart.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -26,11 +27,13 @@ from ..state.port import Change, Message, Snapshot, StateStore, StateUnavailable
 from ..upstream.errors import UpstreamRateLimited, UpstreamRejected, UpstreamUnavailable
 from ..upstream.port import ProductQuery, Upstream
 from . import model
-from .errors import CartError, Unavailable, translate
+from .errors import CartError, Conflict, Invalid, Unavailable, translate
+from .feed import ChangeFeed
 from .lane import Lane, OpResult, QueuedOp, UpstreamSession, new_op_id
+from .merge import plan
 from .near_cache import NearCache
-from .operations import Operation
-from .snapshots import Snapshots
+from .operations import ApplyCoupon, Operation
+from .snapshots import Snapshots, decode_body
 
 log = structlog.get_logger(__name__)
 NONCE_KEY = "upstream-nonce"
@@ -84,6 +87,7 @@ class CartService:
         self._upstream = upstream
         self._clock = clock
         self._near = NearCache()
+        self.feed = ChangeFeed()
         self._snapshots = Snapshots(state, self._near, clock)
         self.lane = Lane(
             state,
@@ -116,6 +120,7 @@ class CartService:
     async def _on_message(self, message: Message | None) -> None:
         if message is None or isinstance(message, Change):
             self._near.apply(message)
+            self.feed.dispatch(message)
         await self.lane.on_message(message)
 
     def _upstream_seen(self, ok: bool) -> None:
@@ -144,6 +149,9 @@ class CartService:
         self._near.remember_owner(owner.id, cart_id)
         structlog.contextvars.bind_contextvars(cart_id=cart_id)
         return cart_id
+
+    def forget_owner(self, owner_id: str) -> None:
+        self._near.forget_owner(owner_id)
 
     # -- reads -------------------------------------------------------------------------
     async def _stored(self, cart_id: str, wanted: tuple[str, int] | None) -> Snapshot | None:
@@ -241,9 +249,21 @@ class CartService:
             return CartView(model.mark_stale(snapshot.body), snapshot.etag, stale=True)
         return CartView(snapshot.body, snapshot.etag)
 
-    async def current(self, owner: Owner) -> CartView:
-        """The cart as it is now (for answers that carry it)."""
-        return await self.read(owner)
+    async def wait_for_change(self, owner: Owner, known: str, timeout_s: float) -> CartView:
+        """Long poll: the cart once its version is no longer ``known`` (or 304 on timeout)."""
+        cart_id = await self.cart_id(owner)
+        with self.feed.listen(cart_id) as changes:
+            deadline = time.monotonic() + timeout_s
+            while True:
+                view = await self.read(owner)
+                if view.etag.strip('"') != known.strip('"'):
+                    return view
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return CartView(b"", view.etag, not_modified=True, stale=view.stale)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(remaining):
+                        await changes.get()
 
     # -- writes ------------------------------------------------------------------------
     async def apply(
@@ -327,3 +347,90 @@ def _unavailable(exc: UpstreamUnavailable) -> CartError:
 
 
 __all__ = ["CartService", "CartView", "new_op_id"]
+
+
+class MergeLine(msgspec.Struct):
+    product_id: int
+    name: str
+    quantity: int
+    status: str  # merged | unchanged | refused | pending
+    error: dict[str, str | None] | None = None
+
+
+class MergeReport(msgspec.Struct):
+    policy: str
+    lines: list[MergeLine]
+    coupons: list[MergeLine]
+
+
+_MERGE_RECORD = msgspec.msgpack.Decoder(tuple[str, MergeReport])
+
+
+async def merge_guest(
+    service: CartService, state: StateStore, user: Owner, guest: Owner, policy: str, ttl_s: int
+) -> MergeReport:
+    """Merge ``guest``'s cart into ``user``'s; running it again changes nothing."""
+    if user.kind != "user":
+        raise Invalid(
+            "invalid_request",
+            "Only a signed-in user's cart can take a guest cart.",
+            field="authorization",
+        )
+    key = f"merge:{guest.id}"
+    existing = await state.reserve_record(key, msgspec.msgpack.encode(("pending", None)), ttl_s)
+    if existing is not None:
+        status, report = msgspec.msgpack.decode(existing, type=tuple[str, MergeReport | None])
+        if status == "pending" or report is None:
+            raise Conflict(
+                "merge_in_progress",
+                "This guest cart is being merged.",
+                field="guest_token",
+                retry_after=1,
+            )
+        if status != user.id:
+            raise Conflict(
+                "guest_already_merged",
+                "This guest cart was merged into another account.",
+                field="guest_token",
+            )
+        return report
+    try:
+        report = MergeReport(policy, [], [])
+        if await state.cart_of(guest.id) is not None:
+            guest_cart = decode_body((await service.read(guest)).body)
+            user_cart = decode_body((await service.read(user)).body)
+            lines, extra = plan(user_cart, guest_cart, policy)
+            todo = [(new_op_id(), line.operation) for line in lines if line.operation is not None]
+            todo += [(new_op_id(), op) for op in extra]
+            results = await service.apply(user, todo) if todo else []
+            outcome = dict(zip([op_id for op_id, _ in todo], results, strict=True))
+            by_operation = {id(op): op_id for op_id, op in todo}
+            for line in lines:
+                if line.operation is None:
+                    status, error = "unchanged", None
+                else:
+                    status, error = _status(outcome.get(by_operation[id(line.operation)]))
+                report.lines.append(
+                    MergeLine(
+                        line.guest.product_id, line.guest.name, line.guest.quantity, status, error
+                    )
+                )
+            for op_id, op in todo:
+                if isinstance(op, ApplyCoupon):
+                    status, error = _status(outcome.get(op_id))
+                    report.coupons.append(MergeLine(0, op.code, 0, status, error))
+            await state.forget_owner(guest.id)
+            service.forget_owner(guest.id)
+        await state.put_record(key, msgspec.msgpack.encode((user.id, report)), ttl_s)
+        return report
+    except BaseException:
+        await state.drop_record(key)
+        raise
+
+
+def _status(result: OpResult | None) -> tuple[str, dict[str, str | None] | None]:
+    if result is None:
+        return "pending", None
+    if result.outcome == "applied":
+        return "merged", None
+    return "refused", {"code": result.code, "message": result.message}

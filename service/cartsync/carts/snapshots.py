@@ -30,6 +30,10 @@ def decode(snapshot: Snapshot) -> model.Cart:
     return _CART.decode(snapshot.body)
 
 
+def decode_body(body: bytes) -> model.Cart:
+    return _CART.decode(model.unmark_stale(body))
+
+
 class Snapshots:
     def __init__(
         self, state: StateStore, near: NearCache, clock: Callable[[], float] = time.time

@@ -48,6 +48,9 @@ class MemoryStateStore:
     async def claim_cart(self, owner: str, cart_id: str) -> str:
         return self._owners.setdefault(owner, cart_id)
 
+    async def forget_owner(self, owner: str) -> None:
+        self._owners.pop(owner, None)
+
     async def upstream_token(self, cart_id: str) -> str | None:
         return self._tokens.get(cart_id)
 

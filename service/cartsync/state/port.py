@@ -71,6 +71,9 @@ class StateStore(Protocol):
     async def claim_cart(self, owner: str, cart_id: str) -> str:
         """Bind ``cart_id`` to ``owner`` unless one is bound; return the bound id."""
 
+    async def forget_owner(self, owner: str) -> None:
+        """Unbind an owner from its cart (a guest merged into a user)."""
+
     async def upstream_token(self, cart_id: str) -> str | None:
         """The newest upstream cart token of a cart."""
 

@@ -121,6 +121,10 @@ class RedisStateStore:
         return _text(value) if value is not None else cart_id
 
     @_translated
+    async def forget_owner(self, owner: str) -> None:
+        await self._redis.delete(keys.owner(owner))
+
+    @_translated
     async def upstream_token(self, cart_id: str) -> str | None:
         value = await self._redis.get(keys.cart_token(cart_id))
         return _text(value) if value is not None else None

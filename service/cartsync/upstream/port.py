@@ -63,5 +63,11 @@ class Upstream(Protocol):
     async def get_product(self, product_id: int) -> Product:
         """One product or variation, compact; ``UpstreamRejected`` (404) when unknown."""
 
+    def token_session(self, token: str | None) -> str | None:
+        """The store's session the token names (a change means the cart was lost)."""
+
+    def token_expiry(self, token: str | None) -> float | None:
+        """When the token expires (unix seconds), if it says."""
+
     async def aclose(self) -> None:
         """Close pooled connections."""

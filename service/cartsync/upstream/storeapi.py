@@ -10,6 +10,7 @@ hierarchy (``errors.py``) here, and nowhere else.
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import Sequence
 from typing import Any
 
@@ -115,6 +116,26 @@ class StoreApiUpstream:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+    @staticmethod
+    def _claims(token: str | None) -> dict[str, Any]:
+        """The Cart-Token's payload, read without its secret (only the store has it)."""
+        if not token or token.count(".") != 2:
+            return {}
+        part = token.split(".")[1]
+        try:
+            claims = msgspec.json.decode(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+        except (ValueError, msgspec.DecodeError):
+            return {}
+        return claims if isinstance(claims, dict) else {}
+
+    def token_session(self, token: str | None) -> str | None:
+        user = self._claims(token).get("user_id")
+        return str(user) if user is not None else None
+
+    def token_expiry(self, token: str | None) -> float | None:
+        expiry = self._claims(token).get("exp")
+        return float(expiry) if isinstance(expiry, int | float) else None
 
     # -- transport --------------------------------------------------------------------
     async def _send(

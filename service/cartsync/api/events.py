@@ -1,0 +1,89 @@
+"""``GET /v1/cart/events``: the caller's cart, pushed on every change, as Server-Sent Events.
+
+Each event is the whole compact cart; its id is the cart's version, so a reconnecting
+client sends ``Last-Event-ID`` and gets the current cart at once if it is behind.
+Browsers' ``EventSource`` cannot send an Authorization header: they open the stream
+with ``?stream_token=`` from ``POST /v1/cart/events/token`` (valid one minute).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import HeaderParameter, QueryParameter
+from litestar.response import ServerSentEvent, ServerSentEventMessage
+
+from ..auth import Authenticator, Owner
+from ..carts.service import CartService
+from .dependencies import Caller, provide_caller
+from .schemas import StreamToken
+
+HEARTBEAT_S = 15.0
+RETRY_MS = 2000
+
+
+class EventsController(Controller):
+    path = "/v1/cart/events"
+    tags = ["cart"]
+
+    @post(
+        "/token",
+        operation_id="createStreamToken",
+        status_code=201,
+        dependencies={"caller": Provide(provide_caller)},
+        summary="A one-minute token to open the change feed from a browser",
+    )
+    async def stream_token(
+        self, request: Request[Any, Any, Any], caller: NamedDependency[Caller]
+    ) -> StreamToken:
+        authenticator: Authenticator = request.app.state.authenticator
+        token, expires = authenticator.issue_stream(caller.owner)
+        return StreamToken(token=token, expires_at=expires)
+
+    @get("/", operation_id="cartEvents", summary="Server-Sent Events: the cart on every change")
+    async def events(
+        self,
+        request: Request[Any, Any, Any],
+        last_event_id: Annotated[str | None, HeaderParameter(name="Last-Event-ID")] = None,
+        stream_token: Annotated[str | None, QueryParameter(max_length=2048)] = None,
+    ) -> ServerSentEvent:
+        state = request.app.state
+        authenticator: Authenticator = state.authenticator
+        if stream_token:
+            owner = authenticator.stream_owner(stream_token)
+        else:
+            owner = authenticator.owner(request.headers.get("authorization"))
+        state.limits.check_request(owner.id)
+        service: CartService = state.service
+        return ServerSentEvent(
+            _stream(service, owner, last_event_id, state.settings.sse_heartbeat_s),
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+
+async def _stream(
+    service: CartService, owner: Owner, last_event_id: str | None, heartbeat_s: float
+) -> AsyncIterator[ServerSentEventMessage]:
+    cart_id = await service.cart_id(owner)
+    sent = (last_event_id or "").strip().strip('"')
+    with service.feed.listen(cart_id) as changes:
+        yield ServerSentEventMessage(data=None, comment="cartsync", retry=RETRY_MS)
+        while True:
+            view = await service.read(owner)
+            tag = view.etag.strip('"')
+            if tag != sent:
+                yield ServerSentEventMessage(data=view.body.decode(), id=tag, event="cart")
+                sent = tag
+            try:
+                async with asyncio.timeout(heartbeat_s):
+                    await changes.get()
+            except TimeoutError:
+                yield ServerSentEventMessage(data=None, comment="keep-alive")
+            with contextlib.suppress(asyncio.QueueEmpty):
+                while True:  # several changes arrived: one read gives the newest cart
+                    changes.get_nowait()
