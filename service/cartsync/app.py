@@ -14,6 +14,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from .api.carts import CartController
+from .api.checkout import CheckoutController
 from .api.errors import EXCEPTION_HANDLERS
 from .api.events import EventsController
 from .api.idempotency import Idempotency
@@ -37,7 +38,11 @@ VERSION = "0.1.0"
 def make_state(settings: Settings) -> StateStore:
     if settings.redis_url is None:
         return MemoryStateStore()
-    return RedisStateStore.from_url(settings.redis_url)
+    return RedisStateStore.from_url(
+        settings.redis_url,
+        cart_ttl_s=int(settings.cart_ttl_days * 86400),
+        guest_cart_ttl_s=int(settings.guest_cart_ttl_days * 86400),
+    )
 
 
 def make_upstream(settings: Settings) -> StoreApiUpstream:
@@ -114,6 +119,7 @@ def create_app(
         route_handlers=[
             CartController,
             EventsController,
+            CheckoutController,
             ProductController,
             SessionController,
             OpsController,

@@ -47,6 +47,11 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     max_ops_per_request: int = 100
     sse_heartbeat_s: float = 15.0
     merge_policy: Literal["sum", "max", "replace"] = "sum"
+    cart_ttl_days: float = 30.0
+    guest_cart_ttl_days: float = 7.0
+    handoff_ttl_s: int = 300
+    checkout_path: str = "/checkout/"
+    public_url: str | None = None
     long_poll_max_s: float = 30.0
     max_body_bytes: int = 64 * 1024
     rate_limit_per_minute: int = 600
@@ -144,6 +149,9 @@ def _check(settings: Settings) -> None:
         "idempotency_ttl_s",
         "max_ops_per_request",
         "sse_heartbeat_s",
+        "cart_ttl_days",
+        "guest_cart_ttl_days",
+        "handoff_ttl_s",
         "long_poll_max_s",
     )
     for field in positive:
@@ -151,6 +159,12 @@ def _check(settings: Settings) -> None:
             raise SettingsError(f"{_env_name(field)} must be greater than 0")
     if settings.linger_ms < 0 or settings.linger_ms > 1000:
         raise SettingsError("CARTSYNC_LINGER_MS must be between 0 and 1000")
+    if settings.handoff_ttl_s > 300:
+        raise SettingsError(
+            "CARTSYNC_HANDOFF_TTL_S must be at most 300 (a checkout link carries the cart's secret)"
+        )
+    if not settings.checkout_path.startswith("/"):
+        raise SettingsError("CARTSYNC_CHECKOUT_PATH must start with /")
     if settings.upstream_read_retries < 0:
         raise SettingsError("CARTSYNC_UPSTREAM_READ_RETRIES must not be negative")
     if settings.lock_ttl_s <= settings.upstream_read_timeout_s:

@@ -164,14 +164,21 @@ def _resolve_variation(parent: Product, requested: Any) -> Product:
     return variation
 
 
-def add_item(state: CartState, product_id: int, quantity: int, variation: Any) -> Line | None:
-    """``cart/add-item``: add ``quantity`` (may be 0 or negative) of a product."""
+def add_item(
+    state: CartState,
+    product_id: int,
+    quantity: int,
+    variation: Any,
+    out_of_stock: frozenset[int] = frozenset(),
+) -> Line | None:
+    """``cart/add-item``: add ``quantity`` (may be 0 or negative) of a product.
+    ``out_of_stock``: products the control plane took out of stock."""
     product = catalog.PRODUCTS.get(product_id)
     if product is None:
         raise _invalid_product()
     if product.is_variable:
         product = _resolve_variation(product, variation)
-    if not product.in_stock:
+    if not product.in_stock or product.id in out_of_stock:
         raise StoreError(
             "woocommerce_rest_product_out_of_stock",
             f"You cannot add &quot;{product.name}&quot; to the cart because the product is "

@@ -54,6 +54,10 @@ class RateLimitIn(_Strict):
     proxy_support: bool = False
 
 
+class StockIn(_Strict):
+    in_stock: bool
+
+
 class ClockIn(_Strict):
     advance_seconds: float
 
@@ -128,6 +132,18 @@ class ControlPlane(Controller):
         sim.rate_limit = RateLimit(**msgspec.structs.asdict(data))
         sim._windows.clear()
         return sim.describe()
+
+    @put("/products/{product_id:int}/stock")
+    async def stock(
+        self, request: Request[Any, Any, Any], product_id: FromPath[int], data: JSONBody[StockIn]
+    ) -> dict[str, Any]:
+        """Take a product out of stock (or back): adds are refused as on the real store."""
+        sim = _sim(request)
+        if data.in_stock:
+            sim.out_of_stock.discard(product_id)
+        else:
+            sim.out_of_stock.add(product_id)
+        return {"out_of_stock": sorted(sim.out_of_stock)}
 
     @post("/clock", status_code=200)
     async def clock(

@@ -36,6 +36,7 @@ class Call:
     state: CartState
     renderer: Renderer
     site: str
+    out_of_stock: frozenset[int] = frozenset()
 
     def cart(self) -> dict[str, Any]:
         return self.renderer.cart(self.state, self.site)
@@ -104,7 +105,9 @@ def get_cart(call: Call, p: dict[str, Any]) -> Result:
 
 
 def add_item(call: Call, p: dict[str, Any]) -> Result:
-    engine.add_item(call.state, p.get("id", 0), p.get("quantity", 1), p.get("variation"))
+    engine.add_item(
+        call.state, p.get("id", 0), p.get("quantity", 1), p.get("variation"), call.out_of_stock
+    )
     return Result(201, call.cart())
 
 
@@ -147,7 +150,9 @@ def list_items(call: Call, p: dict[str, Any]) -> Result:
 
 
 def create_item(call: Call, p: dict[str, Any]) -> Result:
-    line = engine.add_item(call.state, p.get("id", 0), p.get("quantity", 1), p.get("variation"))
+    line = engine.add_item(
+        call.state, p.get("id", 0), p.get("quantity", 1), p.get("variation"), call.out_of_stock
+    )
     if line is None:
         return Result(201, [])
     return Result(201, call.item(line.key, with_links=True))

@@ -99,6 +99,7 @@ class Sim:
         self.faults = config.faults
         self.rate_limit = config.rate_limit
         self.clock_offset = 0.0
+        self.out_of_stock: set[int] = set()
         self.sessions: dict[str, CartState] = {}
         self.requests: Counter[str] = Counter()
         self.subrequests: Counter[str] = Counter()

@@ -402,7 +402,7 @@ class WordPress:
             nonce_error = self._nonce_error(headers)
             if nonce_error is not None:
                 return Result(nonce_error.status, nonce_error.body())
-        call = Call(session.state, self.renderer, site)
+        call = Call(session.state, self.renderer, site, frozenset(self.sim.out_of_stock))
         try:
             return route.callbacks[method](call, params)
         except StoreError as error:

@@ -87,6 +87,11 @@ class StreamToken(msgspec.Struct):
     expires_at: int
 
 
+class CheckoutLink(msgspec.Struct):
+    url: str
+    expires_at: int
+
+
 class MergeIn(_Body):
     guest_token: Annotated[str, Meta(min_length=10, max_length=4096)]
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -27,7 +28,7 @@ from ..state.port import Change, Message, Snapshot, StateStore, StateUnavailable
 from ..upstream.errors import UpstreamRateLimited, UpstreamRejected, UpstreamUnavailable
 from ..upstream.port import ProductQuery, Upstream
 from . import model
-from .errors import CartError, Conflict, Invalid, Unavailable, translate
+from .errors import CartError, Conflict, Invalid, NotFound, Unavailable, translate
 from .feed import ChangeFeed
 from .lane import Lane, OpResult, QueuedOp, UpstreamSession, new_op_id
 from .merge import plan
@@ -145,13 +146,49 @@ class CartService:
             return cached
         cart_id = await self._state.cart_of(owner.id)
         if cart_id is None:
-            cart_id = await self._state.claim_cart(owner.id, "c_" + secrets.token_hex(12))
+            # The id says whose: the state store keeps guests' carts for less time.
+            cart_id = await self._state.claim_cart(
+                owner.id, f"c{owner.kind[0]}_" + secrets.token_hex(12)
+            )
         self._near.remember_owner(owner.id, cart_id)
         structlog.contextvars.bind_contextvars(cart_id=cart_id)
         return cart_id
 
     def forget_owner(self, owner_id: str) -> None:
         self._near.forget_owner(owner_id)
+
+    def _owner_ttl(self, owner: Owner) -> int:
+        days = (
+            self._settings.guest_cart_ttl_days
+            if owner.kind == "guest"
+            else self._settings.cart_ttl_days
+        )
+        return int(days * 86400)
+
+    # -- checkout handoff ------------------------------------------------------------
+    async def checkout_code(self, owner: Owner) -> tuple[str, int]:
+        """A single-use code for the checkout link (its hash is what is stored)."""
+        cart_id = await self.cart_id(owner)
+        code = secrets.token_urlsafe(32)
+        ttl = self._settings.handoff_ttl_s
+        await self._state.set_value(_handoff_key(code), cart_id.encode(), ttl)
+        return code, int(time.time()) + ttl
+
+    async def redeem(self, code: str) -> str:
+        """The upstream token behind a checkout code, fresh; the code works once."""
+        raw = await self._state.take_value(_handoff_key(code))
+        if raw is None:
+            raise NotFound(
+                "link_expired", "This checkout link was used or has expired.", field="code"
+            )
+        cart_id = raw.decode()
+        await self._read_through(cart_id)  # renews the token (and rebuilds a lost cart)
+        token = await self._state.upstream_token(cart_id)
+        if token is None:
+            raise Unavailable(
+                "upstream_unavailable", "The cart is not in the store yet.", retry_after=2
+            )
+        return token
 
     # -- reads -------------------------------------------------------------------------
     async def _stored(self, cart_id: str, wanted: tuple[str, int] | None) -> Snapshot | None:
@@ -211,12 +248,14 @@ class CartService:
                 raise Unavailable("cart_busy", "The cart is busy; retry shortly.", retry_after=1)
             await asyncio.sleep(0.05)
 
-    def _refresh_later(self, cart_id: str) -> None:
+    def _refresh_later(self, cart_id: str, owner: Owner) -> None:
         if cart_id in self._flights:
             return
 
         async def refresh() -> None:
             try:
+                # Read carts are not idle: keep the owner's binding as long as the cart.
+                await self._state.touch_owner(owner.id, self._owner_ttl(owner))
                 async with self.lane.holding(cart_id) as token:
                     if token is None:
                         return  # a writer holds it and will store a fresh snapshot
@@ -238,7 +277,7 @@ class CartService:
         if snapshot is None:
             snapshot = await self._refresh(cart_id)
         elif self._clock() - snapshot.fetched_at > self._settings.snapshot_freshness_s:
-            self._refresh_later(cart_id)
+            self._refresh_later(cart_id, owner)
         stale = cart_id in self._failing and (
             self._clock() - snapshot.fetched_at > self._settings.snapshot_freshness_s
         )
@@ -279,6 +318,7 @@ class CartService:
         cart_id = await self.cart_id(owner)
         now = self._clock()
         tag = if_match.strip().removeprefix("W/").strip('"') if if_match else None
+        await self._state.touch_owner(owner.id, self._owner_ttl(owner))
         group = new_op_id() if len(operations) > 1 else ""
         queued = [
             QueuedOp(op_id, operation, tag if index == 0 else None, group, len(operations), now)
@@ -330,6 +370,10 @@ class CartService:
         if len(self._products) > 2000:
             self._products.pop(next(iter(self._products)))
         return stored
+
+
+def _handoff_key(code: str) -> str:
+    return "handoff:" + hashlib.sha256(code.encode()).hexdigest()
 
 
 def _unavailable(exc: UpstreamUnavailable) -> CartError:

@@ -187,6 +187,14 @@ class MemoryStateStore:
     async def set_value(self, key: str, value: bytes, ttl_s: float) -> None:
         self._values[key] = _Expiring(value, time.monotonic() + ttl_s)
 
+    async def take_value(self, key: str) -> bytes | None:
+        value = await self.get_value(key)
+        self._values.pop(key, None)
+        return value
+
+    async def touch_owner(self, owner: str, ttl_s: int) -> None:
+        return None  # one process: carts live as long as it does
+
     async def publish(self, message: Message) -> None:
         for handler in list(self._handlers):
             await handler(message)

@@ -151,6 +151,12 @@ class StateStore(Protocol):
     async def set_value(self, key: str, value: bytes, ttl_s: float) -> None:
         """Cache a small value for ``ttl_s`` seconds."""
 
+    async def take_value(self, key: str) -> bytes | None:
+        """Read and delete a value in one step (single-use secrets)."""
+
+    async def touch_owner(self, owner: str, ttl_s: int) -> None:
+        """Keep an active owner's cart binding for another ``ttl_s``."""
+
     # -- change notifications ----------------------------------------------------------
     async def publish(self, message: Message) -> None:
         """Tell every replica (this one included): a new snapshot, or results ready."""

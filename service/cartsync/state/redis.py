@@ -25,6 +25,7 @@ from .port import Change, ChangeHandler, Message, ResultsReady, Snapshot, StateU
 
 log = structlog.get_logger(__name__)
 CART_TTL_S = 30 * 24 * 3600
+GUEST_CART_TTL_S = 7 * 24 * 3600
 
 
 def _text(value: bytes | str) -> str:
@@ -74,9 +75,16 @@ def _translated(
 
 
 class RedisStateStore:
-    def __init__(self, client: redis.Redis, *, cart_ttl_s: int = CART_TTL_S) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        cart_ttl_s: int = CART_TTL_S,
+        guest_cart_ttl_s: int = GUEST_CART_TTL_S,
+    ) -> None:
         self._redis = client
         self._cart_ttl_s = cart_ttl_s
+        self._guest_cart_ttl_s = guest_cart_ttl_s
         self._reserve = client.register_script(_script("reserve_version"))
         self._store = client.register_script(_script("store_snapshot"))
         self._touch = client.register_script(_script("touch_snapshot"))
@@ -88,12 +96,19 @@ class RedisStateStore:
         self._hit = client.register_script(_script("hit"))
         self._tasks: list[asyncio.Task[None]] = []
 
+    def _ttl(self, cart_or_owner: str) -> int:
+        """Idle carts expire with their tokens: guests' sooner (ids say which)."""
+        guest = cart_or_owner.startswith(("cg_", "g_"))
+        return self._guest_cart_ttl_s if guest else self._cart_ttl_s
+
     @classmethod
-    def from_url(cls, url: str) -> RedisStateStore:
+    def from_url(
+        cls, url: str, *, cart_ttl_s: int = CART_TTL_S, guest_cart_ttl_s: int = GUEST_CART_TTL_S
+    ) -> RedisStateStore:
         client = redis.Redis.from_url(
             url, socket_timeout=5, socket_connect_timeout=3, health_check_interval=30
         )
-        return cls(client)
+        return cls(client, cart_ttl_s=cart_ttl_s, guest_cart_ttl_s=guest_cart_ttl_s)
 
     @_translated
     async def ping(self) -> None:
@@ -116,7 +131,7 @@ class RedisStateStore:
     @_translated
     async def claim_cart(self, owner: str, cart_id: str) -> str:
         key = keys.owner(owner)
-        await self._redis.set(key, cart_id, nx=True, ex=self._cart_ttl_s)
+        await self._redis.set(key, cart_id, nx=True, ex=self._ttl(owner))
         value = await self._redis.get(key)
         return _text(value) if value is not None else cart_id
 
@@ -131,7 +146,7 @@ class RedisStateStore:
 
     @_translated
     async def set_upstream_token(self, cart_id: str, token: str) -> None:
-        await self._redis.set(keys.cart_token(cart_id), token, ex=self._cart_ttl_s)
+        await self._redis.set(keys.cart_token(cart_id), token, ex=self._ttl(cart_id))
 
     @_translated
     async def snapshot(self, cart_id: str) -> Snapshot | None:
@@ -164,7 +179,7 @@ class RedisStateStore:
                 repr(snapshot.fetched_at),
                 snapshot.digest,
                 snapshot.body,
-                self._cart_ttl_s,
+                self._ttl(cart_id),
                 lease_token or "",
             ],
         )
@@ -172,12 +187,14 @@ class RedisStateStore:
 
     @_translated
     async def touch_snapshot(self, cart_id: str, version: int, fetched_at: float) -> None:
-        await self._touch(keys=[keys.cart_snapshot(cart_id)], args=[version, repr(fetched_at)])
+        await self._touch(
+            keys=[keys.cart_snapshot(cart_id)], args=[version, repr(fetched_at), self._ttl(cart_id)]
+        )
 
     @_translated
     async def enqueue(self, cart_id: str, entries: Sequence[bytes]) -> None:
         await self._redis.rpush(keys.cart_queue(cart_id), *entries)
-        await self._redis.expire(keys.cart_queue(cart_id), self._cart_ttl_s)
+        await self._redis.expire(keys.cart_queue(cart_id), self._ttl(cart_id))
 
     @_translated
     async def queued(self, cart_id: str, limit: int) -> list[bytes]:
@@ -285,6 +302,15 @@ class RedisStateStore:
     @_translated
     async def set_value(self, key: str, value: bytes, ttl_s: float) -> None:
         await self._redis.set(keys.value(key), value, px=max(int(ttl_s * 1000), 1))
+
+    @_translated
+    async def take_value(self, key: str) -> bytes | None:
+        value = await self._redis.getdel(keys.value(key))
+        return _bytes(value) if value is not None else None
+
+    @_translated
+    async def touch_owner(self, owner: str, ttl_s: int) -> None:
+        await self._redis.expire(keys.owner(owner), min(ttl_s, self._ttl(owner)))
 
     @_translated
     async def publish(self, message: Message) -> None:

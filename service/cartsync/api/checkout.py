@@ -1,0 +1,68 @@
+"""The checkout handoff: the one place an upstream token leaves cartsync.
+
+``POST /v1/cart/checkout-link`` gives the app a single-use cartsync link (valid at most
+five minutes); opening it redirects the browser to the shop's checkout with the cart's
+session (``?session=<Cart-Token>``, which WooCommerce 10 restores on storefront pages).
+The link's code is stored only as a hash and never logged.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import PathParameter
+
+from .dependencies import Caller, provide_caller
+from .schemas import CheckoutLink
+
+
+class CheckoutController(Controller):
+    tags = ["checkout"]
+
+    @post(
+        "/v1/cart/checkout-link",
+        operation_id="createCheckoutLink",
+        status_code=201,
+        dependencies={"caller": Provide(provide_caller)},
+        summary="A single-use link that opens this cart in the shop's web checkout",
+    )
+    async def create(
+        self, request: Request[Any, Any, Any], caller: NamedDependency[Caller]
+    ) -> CheckoutLink:
+        code, expires = await caller.service.checkout_code(caller.owner)
+        settings = request.app.state.settings
+        base = (settings.public_url or str(request.base_url)).rstrip("/")
+        return CheckoutLink(url=f"{base}/v1/checkout/{code}", expires_at=expires)
+
+    @get(
+        "/v1/checkout/{code:str}",
+        operation_id="openCheckout",
+        status_code=303,
+        summary="Redeem a checkout link: redirects to the shop's checkout (once)",
+    )
+    async def redeem(
+        self,
+        request: Request[Any, Any, Any],
+        code: Annotated[str, PathParameter(min_length=20, max_length=100)],
+    ) -> Response[None]:
+        state = request.app.state
+        token = await state.service.redeem(code)
+        settings = state.settings
+        target = (
+            settings.upstream_url.rstrip("/")
+            + settings.checkout_path
+            + "?"
+            + urlencode({"session": token})
+        )
+        return Response(
+            None,
+            status_code=303,
+            headers={
+                "Location": target,
+                "Cache-Control": "no-store",
+                "Referrer-Policy": "no-referrer",
+            },
+        )
