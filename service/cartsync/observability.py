@@ -153,6 +153,12 @@ class ServiceCollector(Collector):
             value=lane.reconciliations,
         )
         yield CounterMetricFamily(
+            "cartsync_rebuilds", "Lost upstream carts rebuilt from snapshots", value=lane.rebuilds
+        )
+        yield GaugeMetricFamily(
+            "cartsync_sse_connections", "Open change-feed streams", value=service.feed.open_streams
+        )
+        yield CounterMetricFamily(
             "cartsync_batch_operations", "Operations sent in batches", value=lane.batch_operations
         )
         sizes = HistogramMetricFamily("cartsync_batch_size", "Operations per upstream write")
