@@ -50,7 +50,11 @@ def server(
         yield process
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()  # e.g. uvicorn waiting for streams a client left open
+            process.wait()
 
 
 @dataclass

@@ -13,17 +13,20 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
+import structlog
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import HeaderParameter, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from ..auth import Authenticator, Owner
+from ..carts.errors import CartError
 from ..carts.service import CartService
+from ..state.port import StateUnavailable
 from .dependencies import Caller, provide_caller
 from .schemas import StreamToken
 
-HEARTBEAT_S = 15.0
+log = structlog.get_logger(__name__)
 RETRY_MS = 2000
 
 
@@ -74,7 +77,14 @@ async def _stream(
     with service.feed.listen(cart_id) as changes:
         yield ServerSentEventMessage(data=None, comment="cartsync", retry=RETRY_MS)
         while True:
-            view = await service.read(owner)
+            try:
+                view = await service.read(owner)
+            except (CartError, StateUnavailable) as exc:
+                # A passing outage: keep the stream, try again on the next change or beat.
+                log.warning("change feed read failed", error=type(exc).__name__)
+                yield ServerSentEventMessage(data=None, comment="unavailable")
+                await asyncio.sleep(1.0)
+                continue
             tag = view.etag.strip('"')
             if tag != sent:
                 yield ServerSentEventMessage(data=view.body.decode(), id=tag, event="cart")

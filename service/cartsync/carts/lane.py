@@ -242,12 +242,13 @@ class Lane:
         # periodically anyway.
 
     # -- leadership -----------------------------------------------------------------------
-    def kick(self, cart_id: str) -> None:
-        """Try to become the cart's holder and drain its queue (in the background)."""
+    def kick(self, cart_id: str, held: str | None = None) -> None:
+        """Try to become the cart's holder and drain its queue (in the background);
+        ``held``: we already hold the lease with this token."""
         task = self._leading.get(cart_id)
-        if task is not None and not task.done():
+        if task is not None and not task.done() and held is None:
             return
-        task = asyncio.create_task(self._lead(cart_id))
+        task = asyncio.create_task(self._lead(cart_id, held))
         self._leading[cart_id] = task
         task.add_done_callback(lambda done: self._lead_ended(cart_id, done))
 
@@ -281,8 +282,8 @@ class Lane:
                 await renew
             released = await self._state.release_lease(cart_id, token)
             if released == 0:
-                # Work was queued meanwhile; our holder's duty is to drain it.
-                self.kick(cart_id)
+                # Work was queued meanwhile and the lease stays ours: drain the queue.
+                self.kick(cart_id, held=token)
 
     async def _renew(self, cart_id: str, token: str) -> None:
         while True:
@@ -291,13 +292,14 @@ class Lane:
                 log.warning("lease lost", cart_id=cart_id)
                 return
 
-    async def _lead(self, cart_id: str) -> None:
-        token = secrets.token_hex(8)
-        try:
-            if not await self._state.acquire_lease(cart_id, token, self._lease_ttl_s):
+    async def _lead(self, cart_id: str, held: str | None = None) -> None:
+        token = held or secrets.token_hex(8)
+        if held is None:
+            try:
+                if not await self._state.acquire_lease(cart_id, token, self._lease_ttl_s):
+                    return
+            except StateUnavailable:
                 return
-        except StateUnavailable:
-            return
         renew = asyncio.create_task(self._renew(cart_id, token))
         backoff = 0.2
         try:

@@ -102,6 +102,7 @@ class CartService:
             on_upstream=self._upstream_seen,
         )
         self._flights: dict[str, asyncio.Future[Snapshot]] = {}
+        self._reading: dict[str, asyncio.Future[Snapshot | None]] = {}
         self._failing: set[str] = set()  # carts whose last refresh failed
         self._background: set[asyncio.Task[None]] = set()
         self._products: dict[str, tuple[bytes, float]] = {}
@@ -198,7 +199,20 @@ class CartService:
         ):
             self.stats.near_hits += 1
             return near
-        stored = await self._snapshots.current(cart_id)
+        reading = self._reading.get(cart_id)
+        if reading is not None:  # many streams woken by one change: one Redis read
+            return await asyncio.shield(reading)
+        future: asyncio.Future[Snapshot | None] = asyncio.get_running_loop().create_future()
+        self._reading[cart_id] = future
+        try:
+            stored = await self._snapshots.current(cart_id)
+            future.set_result(stored)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()
+            raise
+        finally:
+            del self._reading[cart_id]
         if stored is not None:
             self.stats.state_hits += 1
         return stored

@@ -103,11 +103,24 @@ class RedisStateStore:
 
     @classmethod
     def from_url(
-        cls, url: str, *, cart_ttl_s: int = CART_TTL_S, guest_cart_ttl_s: int = GUEST_CART_TTL_S
+        cls,
+        url: str,
+        *,
+        cart_ttl_s: int = CART_TTL_S,
+        guest_cart_ttl_s: int = GUEST_CART_TTL_S,
+        max_connections: int = 200,
     ) -> RedisStateStore:
-        client = redis.Redis.from_url(
-            url, socket_timeout=5, socket_connect_timeout=3, health_check_interval=30
+        """A client on a blocking pool: past ``max_connections`` a command waits for a
+        free connection (a burst of streams re-reading carts) instead of failing."""
+        pool = redis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=max_connections,
+            timeout=5,
+            socket_timeout=5,
+            socket_connect_timeout=3,
+            health_check_interval=30,
         )
+        client = redis.Redis(connection_pool=pool)
         return cls(client, cart_ttl_s=cart_ttl_s, guest_cart_ttl_s=guest_cart_ttl_s)
 
     @_translated
