@@ -28,6 +28,7 @@ class Record(msgspec.Struct, omit_defaults=True):
     body: bytes = b""
     etag: str = ""
     client_ids: list[str] = []
+    created_at: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +89,11 @@ class Idempotency:
             )
         return existing
 
+    async def claim_retake(self, owner_id: str, key: str) -> bool:
+        """One retry, only, may run an abandoned first attempt again."""
+        marker = self._key(owner_id, key) + ":retake"
+        return await self._state.reserve_record(marker, b"1", 60) is None
+
     async def finish(self, owner_id: str, key: str, record: Record, answer: Answer) -> None:
         if answer.final:
             done = msgspec.structs.replace(
@@ -99,6 +105,11 @@ class Idempotency:
         elif answer.status == 503:
             await self._state.drop_record(self._key(owner_id, key))  # nothing was changed
         # 504: the outcome is not known yet; the record stays pending.
+
+
+ABANDONED_AFTER_S = 2.0
+"""A pending record whose operations are nowhere after this long was abandoned: its
+request died between reserving the key and queueing (milliseconds apart)."""
 
 
 def in_progress() -> Conflict:

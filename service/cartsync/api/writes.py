@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,7 +13,15 @@ from ..carts.lane import CLASS_BY_KIND, OpResult, new_op_id
 from ..carts.operations import Operation
 from .dependencies import Caller
 from .errors import error_bytes, status_of
-from .idempotency import Answer, Idempotency, Record, fingerprint, in_progress, validate_key
+from .idempotency import (
+    ABANDONED_AFTER_S,
+    Answer,
+    Idempotency,
+    Record,
+    fingerprint,
+    in_progress,
+    validate_key,
+)
 
 _ENCODER = msgspec.json.Encoder()
 
@@ -115,10 +124,15 @@ async def mutate(
         print_ = fingerprint(
             request.method, request.url.path, body + b"\0" + (if_match or "").encode()
         )
-        record = Record(print_, op_ids, client_ids=list(client_ids or []))
+        record = Record(print_, op_ids, client_ids=list(client_ids or []), created_at=time.time())
         existing = await idempotency.begin(caller.owner.id, key, record)
         if existing is not None:
-            return await _replay(request, caller, idempotency, key, existing)
+            resumed = await _replay(caller, idempotency, key, existing)
+            if resumed is not None:
+                return resumed
+            # The first attempt died before queueing anything: run it now, under the
+            # operation ids it reserved, so nothing can apply twice.
+            record, op_ids = existing, existing.op_ids
     results = await caller.service.apply(
         caller.owner, list(zip(op_ids, operations, strict=True)), if_match=if_match
     )
@@ -135,17 +149,22 @@ async def mutate(
 
 
 async def _replay(
-    request: Request[Any, Any, Any],
-    caller: Caller,
-    idempotency: Idempotency,
-    key: str,
-    existing: Record,
-) -> Response[bytes]:
+    caller: Caller, idempotency: Idempotency, key: str, existing: Record
+) -> Response[bytes] | None:
+    """The stored answer, the answer once results exist, 409 while running, or None when
+    the first attempt was abandoned before queueing (the caller runs it again)."""
     if existing.done:
         caller.service.stats.idempotent_replays += 1
         return render(Answer(existing.status, existing.body, existing.etag), replayed=True)
     results = await caller.service.recorded(caller.owner, existing.op_ids)
     if any(r is None for r in results):
+        if (
+            all(r is None for r in results)
+            and (time.time() - existing.created_at > ABANDONED_AFTER_S)
+            and await caller.service.abandoned(caller.owner, existing.op_ids)
+            and (await idempotency.claim_retake(caller.owner.id, key))
+        ):
+            return None
         raise in_progress()
     answer = (
         single_answer(results[0])

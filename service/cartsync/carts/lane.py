@@ -195,6 +195,19 @@ class Lane:
             for op_id in futures:
                 self._waiters.pop(op_id, None)
 
+    async def knows(self, cart_id: str, op_ids: Sequence[str]) -> bool:
+        """Whether any of these operations is queued, in flight or has a result."""
+        wanted = set(op_ids)
+        if any(r is not None for r in await self._state.results(cart_id, list(op_ids))):
+            return True
+        queued = await self._state.queued(cart_id, 10_000)
+        if any(_QUEUED.decode(raw).op_id in wanted for raw in queued):
+            return True
+        raw_inflight = await self._state.inflight(cart_id)
+        return raw_inflight is not None and bool(
+            wanted & set(_INFLIGHT.decode(raw_inflight).op_ids)
+        )
+
     async def recorded(self, cart_id: str, op_ids: Sequence[str]) -> list[OpResult | None]:
         """The recorded results of operations, None where not recorded (yet)."""
         raw = await self._state.results(cart_id, op_ids)
@@ -317,6 +330,7 @@ class Lane:
                     if released == 0:
                         continue
                     return
+                log.debug("lane batch", cart_id=cart_id, queued=len(batch))
                 try:
                     done = await self._run(cart_id, token, batch)
                 except (UpstreamUnavailable, StateUnavailable, domain.CartError) as exc:
@@ -325,6 +339,7 @@ class Lane:
                     backoff = min(backoff * 2, 5.0)
                     continue
                 if not done:
+                    log.warning("lease lost during a batch", cart_id=cart_id)
                     return  # the lease was lost: another holder carries on
                 backoff = 0.2
         except asyncio.CancelledError:
@@ -455,6 +470,14 @@ class Lane:
             ]
             return await self._complete(cart_id, token, len(failed), failed)
         batch = queue[:MAX_BATCH]
+        answered = await self._state.results(cart_id, [q.op_id for q in batch])
+        if answered[0] is not None:
+            # Queued twice (a retry raced the first attempt): answered already, drop it.
+            return await self._complete(cart_id, token, 1, [_RESULT.decode(answered[0])])
+        for index in range(1, len(batch)):
+            if answered[index] is not None:
+                batch = batch[:index]
+                break
         for index, queued in enumerate(batch[1:], start=1):
             if queued.if_match is not None:
                 batch = batch[:index]  # a precondition is checked at the head of a batch

@@ -340,6 +340,12 @@ class CartService:
         ]
         return await self.lane.submit(cart_id, queued, self._settings.write_timeout_s)
 
+    async def abandoned(self, owner: Owner, op_ids: Sequence[str]) -> bool:
+        """None of these operations is queued, in flight or answered: they never left the
+        request that reserved them."""
+        cart_id = await self.cart_id(owner)
+        return not await self.lane.knows(cart_id, op_ids)
+
     async def recorded(self, owner: Owner, op_ids: Sequence[str]) -> list[OpResult | None]:
         """Results recorded so far for operations queued by an earlier request; takes the
         cart's lease if nobody holds it, so a dead holder's work resumes."""
