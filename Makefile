@@ -47,6 +47,7 @@ bench: setup
 	$(BIN)/python -m bench.cart_size
 	$(BIN)/python -m bench.cached_read
 	$(BIN)/python -m bench.write_bursts
+	$(BIN)/python -m bench.change_feed
 	$(BIN)/python -m bench.storesim_speed
 
 ## stack: the local multi-replica stack (comes with the operations issue)
