@@ -110,7 +110,8 @@ def gateway_env(upstream: str, redis_url: str, **extra: str) -> dict[str, str]:
         "CARTSYNC_JWT_ISSUER": "https://bench.example",
         "CARTSYNC_JWT_AUDIENCE": "bench",
         "CARTSYNC_GUEST_SECRET": BENCH_SECRET,
-        "CARTSYNC_LOG_LEVEL": "warning",
+        # Production defaults: one JSON log line per request (to a discarded stderr).
+        "CARTSYNC_LOG_LEVEL": "info",
         "CARTSYNC_LOG_FORMAT": "json",
         "CARTSYNC_RATE_LIMIT_PER_MINUTE": "100000000",
         "CARTSYNC_WRITE_RATE_LIMIT_PER_MINUTE": "100000000",

@@ -23,10 +23,12 @@ DEMO_AUDIENCE = "cartsync-demo"
 
 
 def app_from_env() -> object:
-    """The ASGI app built from ``CARTSYNC_*`` (uvicorn factory for ``--workers N``)."""
+    """The ASGI app built from ``CARTSYNC_*`` (uvicorn factory for ``--workers N``), with
+    the hot-read layer in front."""
+    from .api.fastpath import serve_app
     from .app import create_app
 
-    return create_app(load_settings())
+    return serve_app(create_app(load_settings()))
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -102,6 +104,7 @@ def demo_session(base: str, token: str) -> str:
 
 def demo(args: argparse.Namespace) -> None:
     """The gateway on ``--port`` with storesim (realistic latency) and the embedded store."""
+    from .api.fastpath import serve_app
     from .app import create_app
     from .auth import issue_user_token
 
@@ -131,7 +134,7 @@ def demo(args: argparse.Namespace) -> None:
             flush=True,
         )
         uvicorn.run(
-            create_app(settings),
+            serve_app(create_app(settings)),
             host=args.host,
             port=args.port,
             log_level="warning",

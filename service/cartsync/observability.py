@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
 
+import msgspec
 import structlog
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -41,11 +42,16 @@ def configure_logging(settings: Settings) -> None:
         settings.log_format == "auto" and not sys.stderr.isatty()
     )
     level = getattr(logging, settings.log_level.upper())
-    renderer: Any = (
-        structlog.processors.JSONRenderer()
-        if json_logs
-        else structlog.dev.ConsoleRenderer(colors=False)
-    )
+    renderer: Any
+    factory: Any
+    if json_logs:
+        # msgspec renders a line in a third of the time json.dumps takes; a request log
+        # line is on every hot read.
+        renderer = structlog.processors.JSONRenderer(serializer=_encode_line)
+        factory = structlog.BytesLoggerFactory(file=sys.stderr.buffer)
+    else:
+        renderer = structlog.dev.ConsoleRenderer(colors=False)
+        factory = structlog.PrintLoggerFactory(file=sys.stderr)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -56,9 +62,13 @@ def configure_logging(settings: Settings) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=factory,
         cache_logger_on_first_use=True,
     )
+
+
+def _encode_line(event: Any, **_: Any) -> bytes:
+    return msgspec.json.encode(event)
 
 
 class RequestLogMiddleware:

@@ -248,6 +248,36 @@ class TestSnapshots:
         assert again.status_code == 200
         assert again.headers["ETag"] == changed.headers["ETag"]
 
+    async def test_warm_reads_are_answered_before_the_framework_identically(
+        self, client: httpx.AsyncClient, gateway: Gateway
+    ) -> None:
+        """The hot-read layer answers a warm cart with the same bytes, ETag and 304."""
+
+        def fast_reads(text: str) -> float:
+            return sum(
+                float(line.rsplit(" ", 1)[1])
+                for line in text.splitlines()
+                if line.startswith("cartsync_fast_cart_reads_total")
+            )
+
+        await _add(client, 10)
+        full = await client.get("/v1/cart")  # the claims and the near copy are warm now
+        async with httpx.AsyncClient(base_url=gateway.url) as anonymous:
+            before = fast_reads((await anonymous.get("/metrics")).text)
+            fast = await client.get("/v1/cart")
+            not_modified = await client.get(
+                "/v1/cart", headers={"If-None-Match": full.headers["ETag"]}
+            )
+            after = fast_reads((await anonymous.get("/metrics")).text)
+        assert after - before == 2
+        assert (fast.status_code, fast.content, fast.headers["ETag"]) == (
+            200,
+            full.content,
+            full.headers["ETag"],
+        )
+        assert not_modified.status_code == 304
+        assert fast.headers["x-request-id"]
+
     async def test_a_write_that_changes_nothing_keeps_the_version(
         self, client: httpx.AsyncClient
     ) -> None:

@@ -284,6 +284,20 @@ class CartService:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    def hot_snapshot(self, owner: Owner) -> Snapshot | None:
+        """The near copy of the owner's cart if it can be served as it is: known owner,
+        fresh, store not failing. None sends the request down the full path."""
+        cart_id = self._near.cart_of(owner.id)
+        if cart_id is None or cart_id in self._failing:
+            return None
+        snapshot = self._near.get(cart_id)
+        if snapshot is None or (
+            self._clock() - snapshot.fetched_at > self._settings.snapshot_freshness_s
+        ):
+            return None
+        self.stats.near_hits += 1
+        return snapshot
+
     async def read(self, owner: Owner, if_none_match: str | None = None) -> CartView:
         wanted = parse_tag(if_none_match)
         cart_id = await self.cart_id(owner)
