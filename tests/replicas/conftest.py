@@ -12,9 +12,9 @@ import pytest
 
 from ..support import free_port, gateway_env, start_gateway, start_storesim, stop
 
-# Fast enough for CI, slow enough that writes overlap: 40±10 ms a call, a batch
-# 30 ms + 8 ms per sub-request.
-LATENCY = "40:10:30:8"
+# The measured upstream (80 ms a call, a batch 60 ms + 15 ms per sub-request), jitter off:
+# slow enough that a burst arrives while the first call is in flight, as in production.
+LATENCY = "80:0:60:15"
 SETTINGS = {
     "upstream_read_timeout_s": "2",
     "upstream_read_retries": "1",

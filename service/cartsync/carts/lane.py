@@ -121,7 +121,17 @@ class LaneStats:
 
 
 class UpstreamSession:
-    """Tokens and nonce for a cart: what the lane needs to call the store."""
+    """Tokens and nonce for a cart: what the lane needs to call the store.
+
+    Every round trip to Redis shows in a write's latency, so: the guest nonce (one for
+    the whole store, 12-24 h) is kept in memory for an hour; a token is written back
+    only when it names another session or its expiry moved on by ten minutes (tokens
+    slide 48 h: the stored one stays good); tokens are always read from the state store,
+    since another replica may have rebuilt the cart into another session.
+    """
+
+    _NONCE_MEMORY_S = 3600.0
+    _TOKEN_WRITE_STEP_S = 600.0
 
     def __init__(
         self, state: StateStore, upstream: Upstream, nonce_key: str, nonce_ttl_s: float
@@ -130,21 +140,37 @@ class UpstreamSession:
         self._upstream = upstream
         self._nonce_key = nonce_key
         self._nonce_ttl_s = nonce_ttl_s
+        self._nonce: tuple[str, float] | None = None
+        self._written: dict[str, tuple[str | None, float]] = {}
 
     async def keep(self, cart_id: str, token: str | None, nonce: str | None) -> None:
         if token:
-            await self._state.set_upstream_token(cart_id, token)
-        if nonce:
+            session = self._upstream.token_session(token)
+            expiry = self._upstream.token_expiry(token) or 0.0
+            last = self._written.get(cart_id)
+            if last is None or last[0] != session or expiry - last[1] >= self._TOKEN_WRITE_STEP_S:
+                await self._state.set_upstream_token(cart_id, token)
+                self._written[cart_id] = (session, expiry)
+                if len(self._written) > 50_000:
+                    self._written.pop(next(iter(self._written)))
+        if nonce and (self._nonce is None or self._nonce[0] != nonce):
             await self._state.set_value(self._nonce_key, nonce.encode(), self._nonce_ttl_s)
+            self._nonce = (nonce, time.monotonic())
 
     async def token(self, cart_id: str) -> str | None:
         return await self._state.upstream_token(cart_id)
 
     async def nonce(self) -> str | None:
+        if self._nonce is not None and time.monotonic() - self._nonce[1] < self._NONCE_MEMORY_S:
+            return self._nonce[0]
         cached = await self._state.get_value(self._nonce_key)
-        return cached.decode() if cached else None
+        if not cached:
+            return None
+        self._nonce = (cached.decode(), time.monotonic())
+        return self._nonce[0]
 
     async def forget_nonce(self) -> None:
+        self._nonce = None
         await self._state.set_value(self._nonce_key, b"", 0.001)
 
 
@@ -307,24 +333,36 @@ class Lane:
 
     async def _lead(self, cart_id: str, held: str | None = None) -> None:
         token = held or secrets.token_hex(8)
+        first: tuple[bytes | None, list[bytes]] | None = None
         if held is None:
             try:
-                if not await self._state.acquire_lease(cart_id, token, self._lease_ttl_s):
-                    return
+                first = await self._state.lead(cart_id, token, self._lease_ttl_s, MAX_BATCH)
             except StateUnavailable:
                 return
+            if first is None:
+                return
+            if first[0] is not None:
+                self.stats.lease_takeovers += 1
+                log.info("lease taken over with a batch in flight", cart_id=cart_id)
         renew = asyncio.create_task(self._renew(cart_id, token))
         backoff = 0.2
         try:
-            if await self._state.inflight(cart_id) is not None:
-                self.stats.lease_takeovers += 1
-                log.info("lease taken over with a batch in flight", cart_id=cart_id)
             while True:
-                if self._linger_s:
-                    await asyncio.sleep(self._linger_s)
-                batch = [
-                    _QUEUED.decode(raw) for raw in await self._state.queued(cart_id, MAX_BATCH)
-                ]
+                if first is not None and not self._linger_s:
+                    raw_inflight, raw_queue = first  # read with the lease: one round trip
+                else:
+                    if self._linger_s:
+                        await asyncio.sleep(self._linger_s)
+                    elif first is None:
+                        # Most often the queue is empty now: release in one round trip
+                        # (refused while work is queued, so nothing is stranded).
+                        released = await self._state.release_lease(cart_id, token)
+                        if released != 0:
+                            return
+                    raw_inflight = await self._state.inflight(cart_id)
+                    raw_queue = await self._state.queued(cart_id, MAX_BATCH)
+                first = None
+                batch = [_QUEUED.decode(raw) for raw in raw_queue]
                 if not batch:
                     released = await self._state.release_lease(cart_id, token)
                     if released == 0:
@@ -332,7 +370,7 @@ class Lane:
                     return
                 log.debug("lane batch", cart_id=cart_id, queued=len(batch))
                 try:
-                    done = await self._run(cart_id, token, batch)
+                    done = await self._run(cart_id, token, batch, raw_inflight)
                 except (UpstreamUnavailable, StateUnavailable, domain.CartError) as exc:
                     log.warning("batch postponed", cart_id=cart_id, error=type(exc).__name__)
                     await asyncio.sleep(backoff)
@@ -352,13 +390,6 @@ class Lane:
                 await renew
 
     # -- one batch ----------------------------------------------------------------------
-    async def _before(self, cart_id: str, token: str) -> Snapshot:
-        """The cart the next batch applies to: the snapshot, or the store's cart."""
-        snapshot = await self._snapshots.current(cart_id)
-        if snapshot is not None:
-            return snapshot
-        return await self.read_upstream(cart_id, token)
-
     async def read_upstream(self, cart_id: str, token: str) -> Snapshot:
         """Read the cart from the store and record it (the caller holds the lease)."""
         upstream_token = await self._session.token(cart_id)
@@ -429,22 +460,21 @@ class Lane:
             cart = (await self._upstream.fetch_cart(newest)).cart
         return msgspec.structs.replace(cart, errors=[*cart.errors, *unrestored])
 
-    async def _fresh_token(self, cart_id: str, token: str) -> None:
-        """Renew an upstream token close to expiry with a read (its expiry slides), so a
-        batch never lands in a new, empty session."""
-        upstream_token = await self._session.token(cart_id)
-        expiry = self._upstream.token_expiry(upstream_token)
-        if expiry is not None and expiry - time.time() < _TOKEN_REFRESH_S:
-            await self.read_upstream(cart_id, token)
-
-    async def _run(self, cart_id: str, token: str, queue: list[QueuedOp]) -> bool:
+    async def _run(
+        self, cart_id: str, token: str, queue: list[QueuedOp], raw_inflight: bytes | None
+    ) -> bool:
         """Process the head of the queue; False when the lease was lost."""
-        raw_inflight = await self._state.inflight(cart_id)
         if raw_inflight is not None:
             return await self._resume(cart_id, token, queue, _INFLIGHT.decode(raw_inflight))
         try:
-            await self._fresh_token(cart_id, token)
-            before = await self._before(cart_id, token)
+            stored, upstream_token = await self._state.snapshot_and_token(cart_id)
+            expiry = self._upstream.token_expiry(upstream_token)
+            if stored is None or (expiry is not None and expiry - time.time() < _TOKEN_REFRESH_S):
+                # A cart never read, or a token to renew before it lands us in a new
+                # session: read the store first (its token slides).
+                stored = await self.read_upstream(cart_id, token)
+                upstream_token = await self._session.token(cart_id)
+            before = stored
         except UpstreamUnavailable as exc:
             # The batch has not left: its operations certainly did not apply.
             batch = queue[:MAX_BATCH]
@@ -470,34 +500,48 @@ class Lane:
             ]
             return await self._complete(cart_id, token, len(failed), failed)
         batch = queue[:MAX_BATCH]
-        answered = await self._state.results(cart_id, [q.op_id for q in batch])
-        if answered[0] is not None:
-            # Queued twice (a retry raced the first attempt): answered already, drop it.
-            return await self._complete(cart_id, token, 1, [_RESULT.decode(answered[0])])
-        for index in range(1, len(batch)):
-            if answered[index] is not None:
-                batch = batch[:index]
-                break
         for index, queued in enumerate(batch[1:], start=1):
             if queued.if_match is not None:
                 batch = batch[:index]  # a precondition is checked at the head of a batch
                 break
+        # One round trip: renew the lease (no batch leaves with less lease left than a
+        # call may take), find operations queued twice, record the batch as in flight.
         record = Inflight([q.op_id for q in batch], before.body, before.digest, time.time())
-        if not await self._ensure_lease(cart_id, token):
+        answered = await self._state.begin_batch(
+            cart_id, token, self._lease_ttl_s, [q.op_id for q in batch], _PACK.encode(record)
+        )
+        if answered is None:
             return False
-        if not await self._state.set_inflight(cart_id, token, _PACK.encode(record)):
-            return False
-        return await self._send(cart_id, token, batch, before, attempts=3)
+        if answered[0] is not None:
+            # Queued twice (a retry raced the first attempt): answered already, drop it.
+            return await self._complete(cart_id, token, 1, [_RESULT.decode(answered[0])])
+        if any(a is not None for a in answered):
+            cut = next(i for i, a in enumerate(answered) if a is not None)
+            # Not recorded in flight (begin_batch saw answered ones): record the prefix.
+            batch = batch[:cut]
+            record = Inflight([q.op_id for q in batch], before.body, before.digest, time.time())
+            if not await self._state.set_inflight(cart_id, token, _PACK.encode(record)):
+                return False
+        return await self._send(
+            cart_id, token, batch, before, attempts=3, upstream_token=upstream_token
+        )
 
     async def _ensure_lease(self, cart_id: str, token: str) -> bool:
         """No batch leaves with less lease left than an upstream call may take."""
         return await self._state.renew_lease(cart_id, token, self._lease_ttl_s)
 
     async def _send(
-        self, cart_id: str, token: str, batch: list[QueuedOp], before: Snapshot, attempts: int
+        self,
+        cart_id: str,
+        token: str,
+        batch: list[QueuedOp],
+        before: Snapshot,
+        attempts: int,
+        upstream_token: str | None = None,
     ) -> bool:
         operations = [q.operation for q in batch]
-        upstream_token = await self._session.token(cart_id)
+        if upstream_token is None:
+            upstream_token = await self._session.token(cart_id)
         if upstream_token is None:
             await self.read_upstream(cart_id, token)
             upstream_token = await self._session.token(cart_id)
@@ -548,7 +592,10 @@ class Lane:
         await self._session.keep(cart_id, outcome.token, outcome.nonce)
         after = before
         if outcome.cart is not None:
-            recorded = await self._snapshots.record(cart_id, outcome.cart, token)
+            # ``before`` is what the holder read under this lease: the stored snapshot.
+            recorded = await self._snapshots.record(
+                cart_id, outcome.cart, token, current=before if before.epoch else None
+            )
             if recorded is None:
                 return False
             after = recorded
@@ -648,7 +695,6 @@ class Lane:
             return False
         for result in results:
             self._resolve(result)
-        await self._state.publish(ResultsReady(cart_id, tuple(r.op_id for r in results)))
         return True
 
 

@@ -103,6 +103,7 @@ class CartService:
         )
         self._flights: dict[str, asyncio.Future[Snapshot]] = {}
         self._reading: dict[str, asyncio.Future[Snapshot | None]] = {}
+        self._touched: dict[str, float] = {}
         self._failing: set[str] = set()  # carts whose last refresh failed
         self._background: set[asyncio.Task[None]] = set()
         self._products: dict[str, tuple[bytes, float]] = {}
@@ -157,6 +158,16 @@ class CartService:
 
     def forget_owner(self, owner_id: str) -> None:
         self._near.forget_owner(owner_id)
+
+    async def _touch(self, owner: Owner) -> None:
+        """Keep an active owner's binding alive; at most once an hour per owner."""
+        now = time.monotonic()
+        if now - self._touched.get(owner.id, -1e9) < 3600:
+            return
+        await self._state.touch_owner(owner.id, self._owner_ttl(owner))
+        self._touched[owner.id] = now
+        if len(self._touched) > 100_000:
+            self._touched.pop(next(iter(self._touched)))
 
     def _owner_ttl(self, owner: Owner) -> int:
         days = (
@@ -269,7 +280,7 @@ class CartService:
         async def refresh() -> None:
             try:
                 # Read carts are not idle: keep the owner's binding as long as the cart.
-                await self._state.touch_owner(owner.id, self._owner_ttl(owner))
+                await self._touch(owner)
                 async with self.lane.holding(cart_id) as token:
                     if token is None:
                         return  # a writer holds it and will store a fresh snapshot
@@ -346,7 +357,7 @@ class CartService:
         cart_id = await self.cart_id(owner)
         now = self._clock()
         tag = if_match.strip().removeprefix("W/").strip('"') if if_match else None
-        await self._state.touch_owner(owner.id, self._owner_ttl(owner))
+        await self._touch(owner)
         group = new_op_id() if len(operations) > 1 else ""
         queued = [
             QueuedOp(op_id, operation, tag if index == 0 else None, group, len(operations), now)

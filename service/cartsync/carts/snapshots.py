@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import msgspec
 
-from ..state.port import Change, Snapshot, StateStore
+from ..state.port import Snapshot, StateStore
 from . import model
 from .near_cache import NearCache
 
@@ -49,11 +49,15 @@ class Snapshots:
             self.near.put(cart_id, stored)
         return stored
 
-    async def record(self, cart_id: str, cart: model.Cart, lease_token: str) -> Snapshot | None:
-        """Store ``cart`` as the cart's snapshot; None when the lease was lost."""
+    async def record(
+        self, cart_id: str, cart: model.Cart, lease_token: str, current: Snapshot | None = None
+    ) -> Snapshot | None:
+        """Store ``cart`` as the cart's snapshot; None when the lease was lost.
+        ``current``: the stored snapshot, when the lease holder already read it."""
         now = self._clock()
         digest = digest_of(cart)
-        current = await self._state.snapshot(cart_id)
+        if current is None:
+            current = await self._state.snapshot(cart_id)
         if current is not None and current.digest == digest:
             await self._state.touch_snapshot(cart_id, current.version, now)
             confirmed = Snapshot(current.epoch, current.version, now, digest, current.body)
@@ -68,6 +72,5 @@ class Snapshots:
             if await self._state.lease_holder(cart_id) != lease_token:
                 return None
             return await self.current(cart_id)
-        self.near.put(cart_id, snapshot)
-        await self._state.publish(Change(cart_id, epoch, version))
+        self.near.put(cart_id, snapshot)  # the store announced it to every replica
         return snapshot

@@ -12,7 +12,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from .port import ChangeHandler, Message, Snapshot
+from .port import Change, ChangeHandler, Message, ResultsReady, Snapshot
 
 
 @dataclass(slots=True)
@@ -60,6 +60,9 @@ class MemoryStateStore:
     async def snapshot(self, cart_id: str) -> Snapshot | None:
         return self._snapshots.get(cart_id)
 
+    async def snapshot_and_token(self, cart_id: str) -> tuple[Snapshot | None, str | None]:
+        return self._snapshots.get(cart_id), self._tokens.get(cart_id)
+
     async def reserve_version(self, cart_id: str) -> tuple[str, int]:
         epoch, seq = self._sequences.get(cart_id, (secrets.token_hex(4), 0))
         self._sequences[cart_id] = (epoch, seq + 1)
@@ -77,6 +80,7 @@ class MemoryStateStore:
         if current is not None and current.epoch == epoch and current.version >= snapshot.version:
             return False
         self._snapshots[cart_id] = snapshot
+        await self.publish(Change(cart_id, snapshot.epoch, snapshot.version))
         return True
 
     async def touch_snapshot(self, cart_id: str, version: int, fetched_at: float) -> None:
@@ -101,6 +105,24 @@ class MemoryStateStore:
             return False
         self._leases[cart_id] = (token, time.monotonic() + ttl_s)
         return True
+
+    async def lead(
+        self, cart_id: str, token: str, ttl_s: float, limit: int
+    ) -> tuple[bytes | None, list[bytes]] | None:
+        if not await self.acquire_lease(cart_id, token, ttl_s):
+            return None
+        return self._inflight.get(cart_id), list(self._queues.get(cart_id, [])[:limit])
+
+    async def begin_batch(
+        self, cart_id: str, token: str, ttl_s: float, op_ids: Sequence[str], record: bytes
+    ) -> list[bytes | None] | None:
+        if not await self.renew_lease(cart_id, token, ttl_s):
+            return None
+        recorded = self._results.get(cart_id, {})
+        answered = [recorded.get(op_id) for op_id in op_ids]
+        if not any(a is not None for a in answered):
+            self._inflight[cart_id] = record
+        return answered
 
     async def renew_lease(self, cart_id: str, token: str, ttl_s: float) -> bool:
         if self._holder(cart_id) != token:
@@ -137,6 +159,7 @@ class MemoryStateStore:
         del queue[:count]
         self._results.setdefault(cart_id, {}).update(results)
         self._inflight.pop(cart_id, None)
+        await self.publish(ResultsReady(cart_id, tuple(results)))
         return True
 
     async def results(self, cart_id: str, op_ids: Sequence[str]) -> list[bytes | None]:

@@ -84,6 +84,9 @@ class StateStore(Protocol):
     async def snapshot(self, cart_id: str) -> Snapshot | None:
         """The stored snapshot of a cart."""
 
+    async def snapshot_and_token(self, cart_id: str) -> tuple[Snapshot | None, str | None]:
+        """The stored snapshot and upstream token, in one round trip."""
+
     async def reserve_version(self, cart_id: str) -> tuple[str, int]:
         """The next version of a cart, and its epoch (created with the first version)."""
 
@@ -106,6 +109,18 @@ class StateStore(Protocol):
     async def acquire_lease(self, cart_id: str, token: str, ttl_s: float) -> bool:
         """Become the cart's only writer for ``ttl_s`` unless someone is."""
 
+    async def lead(
+        self, cart_id: str, token: str, ttl_s: float, limit: int
+    ) -> tuple[bytes | None, list[bytes]] | None:
+        """``acquire_lease`` and, in the same step, the in-flight record and the first
+        ``limit`` queued operations; None when someone holds the lease."""
+
+    async def begin_batch(
+        self, cart_id: str, token: str, ttl_s: float, op_ids: Sequence[str], record: bytes
+    ) -> list[bytes | None] | None:
+        """Before a batch leaves: renew the lease (None: lost), return the recorded results
+        of its operations, and record it as in flight unless one has a result."""
+
     async def renew_lease(self, cart_id: str, token: str, ttl_s: float) -> bool:
         """Extend the lease; False when ``token`` no longer holds it."""
 
@@ -126,7 +141,7 @@ class StateStore(Protocol):
         self, cart_id: str, token: str, count: int, results: Mapping[str, bytes], ttl_s: int
     ) -> bool:
         """Fenced: record ``results``, drop the first ``count`` queued operations and the
-        in-flight record, in one step."""
+        in-flight record, and announce the results (``ResultsReady``), in one step."""
 
     async def results(self, cart_id: str, op_ids: Sequence[str]) -> list[bytes | None]:
         """Recorded results of operations, None where not (yet) recorded."""

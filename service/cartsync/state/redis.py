@@ -36,6 +36,18 @@ def _bytes(value: bytes | str) -> bytes:
     return value if isinstance(value, bytes) else value.encode()
 
 
+_SNAPSHOT_FIELDS = ("epoch", "version", "fetched", "digest", "body")
+
+
+def _snapshot_of(fields: list[bytes | str | None]) -> Snapshot | None:
+    epoch, version, fetched, digest, body = fields
+    if epoch is None or version is None or body is None:
+        return None
+    return Snapshot(
+        _text(epoch), int(version), float(fetched or 0), _text(digest or b""), _bytes(body)
+    )
+
+
 def _script(name: str) -> str:
     return resources.files("cartsync.state").joinpath(f"lua/{name}.lua").read_text()
 
@@ -52,6 +64,14 @@ class _ResultsMessage(msgspec.Struct, array_like=True, tag="r"):
 
 
 _ENCODE = msgspec.msgpack.Encoder()
+
+
+def _encode_message(message: Message) -> bytes:
+    if isinstance(message, Change):
+        return _ENCODE.encode(_ChangeMessage(message.cart_id, message.epoch, message.version))
+    return _ENCODE.encode(_ResultsMessage(message.cart_id, list(message.op_ids)))
+
+
 _DECODE = msgspec.msgpack.Decoder(_ChangeMessage | _ResultsMessage)
 
 
@@ -93,6 +113,8 @@ class RedisStateStore:
         self._release = client.register_script(_script("lease_release"))
         self._set_inflight = client.register_script(_script("set_inflight"))
         self._complete = client.register_script(_script("complete_batch"))
+        self._lead = client.register_script(_script("lead"))
+        self._begin = client.register_script(_script("begin_batch"))
         self._hit = client.register_script(_script("hit"))
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -163,15 +185,16 @@ class RedisStateStore:
 
     @_translated
     async def snapshot(self, cart_id: str) -> Snapshot | None:
-        fields = await self._redis.hmget(
-            keys.cart_snapshot(cart_id), ["epoch", "version", "fetched", "digest", "body"]
-        )
-        epoch, version, fetched, digest, body = fields
-        if epoch is None or version is None or body is None:
-            return None
-        return Snapshot(
-            _text(epoch), int(version), float(fetched or 0), _text(digest or b""), _bytes(body)
-        )
+        fields = await self._redis.hmget(keys.cart_snapshot(cart_id), list(_SNAPSHOT_FIELDS))
+        return _snapshot_of(fields)
+
+    @_translated
+    async def snapshot_and_token(self, cart_id: str) -> tuple[Snapshot | None, str | None]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hmget(keys.cart_snapshot(cart_id), list(_SNAPSHOT_FIELDS))
+            pipe.get(keys.cart_token(cart_id))
+            fields, token = await pipe.execute()
+        return _snapshot_of(fields), _text(token) if token is not None else None
 
     @_translated
     async def reserve_version(self, cart_id: str) -> tuple[str, int]:
@@ -184,8 +207,9 @@ class RedisStateStore:
     async def store_snapshot(
         self, cart_id: str, snapshot: Snapshot, lease_token: str | None = None
     ) -> bool:
+        change = _encode_message(Change(cart_id, snapshot.epoch, snapshot.version))
         stored = await self._store(
-            keys=[keys.cart_snapshot(cart_id), keys.cart_lease(cart_id)],
+            keys=[keys.cart_snapshot(cart_id), keys.cart_lease(cart_id), keys.CHANGES_CHANNEL],
             args=[
                 snapshot.epoch,
                 snapshot.version,
@@ -194,6 +218,7 @@ class RedisStateStore:
                 snapshot.body,
                 self._ttl(cart_id),
                 lease_token or "",
+                change,
             ],
         )
         return bool(stored)
@@ -206,8 +231,10 @@ class RedisStateStore:
 
     @_translated
     async def enqueue(self, cart_id: str, entries: Sequence[bytes]) -> None:
-        await self._redis.rpush(keys.cart_queue(cart_id), *entries)
-        await self._redis.expire(keys.cart_queue(cart_id), self._ttl(cart_id))
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.rpush(keys.cart_queue(cart_id), *entries)
+            pipe.expire(keys.cart_queue(cart_id), self._ttl(cart_id))
+            await pipe.execute()
 
     @_translated
     async def queued(self, cart_id: str, limit: int) -> list[bytes]:
@@ -263,16 +290,47 @@ class RedisStateStore:
         pairs: list[str | bytes | int] = []
         for op_id, result in results.items():
             pairs += [op_id, result]
+        announcement = _encode_message(ResultsReady(cart_id, tuple(results)))
         done = await self._complete(
             keys=[
                 keys.cart_lease(cart_id),
                 keys.cart_queue(cart_id),
                 keys.cart_results(cart_id),
                 keys.cart_inflight(cart_id),
+                keys.CHANGES_CHANNEL,
             ],
-            args=[token, count, ttl_s, *pairs],
+            args=[token, count, ttl_s, announcement, *pairs],
         )
         return bool(done)
+
+    @_translated
+    async def lead(
+        self, cart_id: str, token: str, ttl_s: float, limit: int
+    ) -> tuple[bytes | None, list[bytes]] | None:
+        answer = await self._lead(
+            keys=[keys.cart_lease(cart_id), keys.cart_inflight(cart_id), keys.cart_queue(cart_id)],
+            args=[token, max(int(ttl_s * 1000), 1), limit],
+        )
+        if not answer or int(answer[0]) == 0:
+            return None
+        inflight = _bytes(answer[1]) if answer[1] else None
+        return inflight, [_bytes(raw) for raw in answer[2]]
+
+    @_translated
+    async def begin_batch(
+        self, cart_id: str, token: str, ttl_s: float, op_ids: Sequence[str], record: bytes
+    ) -> list[bytes | None] | None:
+        answer = await self._begin(
+            keys=[
+                keys.cart_lease(cart_id),
+                keys.cart_results(cart_id),
+                keys.cart_inflight(cart_id),
+            ],
+            args=[token, max(int(ttl_s * 1000), 1), record, *op_ids],
+        )
+        if not answer or int(answer[0]) == 0:
+            return None
+        return [_bytes(raw) if raw else None for raw in answer[1:]]
 
     @_translated
     async def results(self, cart_id: str, op_ids: Sequence[str]) -> list[bytes | None]:
@@ -327,12 +385,7 @@ class RedisStateStore:
 
     @_translated
     async def publish(self, message: Message) -> None:
-        encoded = _ENCODE.encode(
-            _ChangeMessage(message.cart_id, message.epoch, message.version)
-            if isinstance(message, Change)
-            else _ResultsMessage(message.cart_id, list(message.op_ids))
-        )
-        await self._redis.publish(keys.CHANGES_CHANNEL, encoded)
+        await self._redis.publish(keys.CHANGES_CHANNEL, _encode_message(message))
 
     async def subscribe(self, handler: ChangeHandler) -> None:
         ready = asyncio.Event()
