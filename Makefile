@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8080
 STORESIM_PORT ?= 8181
 
-.PHONY: setup demo test lint format bench stack storesim clean
+.PHONY: setup demo test lint format bench bench-quick stack storesim clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,13 +42,13 @@ format: setup
 	$(BIN)/ruff format service tests tools bench
 	$(BIN)/ruff check --fix service tests tools bench
 
-## bench: the benchmark scripts (print ratios to a baseline measured in the same run)
+## bench: every benchmark beside its baseline; tables, JSON and charts into bench/results/
 bench: setup
-	$(BIN)/python -m bench.cart_size
-	$(BIN)/python -m bench.cached_read
-	$(BIN)/python -m bench.write_bursts
-	$(BIN)/python -m bench.change_feed
-	$(BIN)/python -m bench.storesim_speed
+	$(BIN)/python -m bench.run_all --out bench/results
+
+## bench-quick: every benchmark for about a second (keeps the scripts working; figures mean nothing)
+bench-quick: setup
+	$(BIN)/python -m bench.run_all --quick --out bench/results/quick
 
 ## stack: the local multi-replica stack (comes with the operations issue)
 stack: setup

@@ -10,16 +10,18 @@ and the Redis memory of one cart.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import httpx
 import redis
 
-from .tools import bench_token, cpu_seconds, free_port, gateway_env, server, wrk
+from .tools import bench_token, cpu_seconds, free_port, gateway_env, rss_mib, server, wrk
 
 
 def _redis() -> tuple[subprocess.Popen[bytes], str]:
@@ -79,6 +81,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--connections", type=int, nargs="+", default=[1, 64])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     seconds = 1 if args.quick else args.seconds
@@ -161,10 +164,31 @@ def main() -> None:
                             {**auth, "If-None-Match": etag},
                         )
                     )
+            rss_after = rss_mib(gateway.pid)
     finally:
         redis_process.terminate()
         redis_process.wait()
     baseline, reads, not_modified = (_median(runs[k]) for k in ("bare", "read", "304"))
+    if args.json:
+        keys_ = ("connections", "rps", "p50_ms", "p99_ms", "cpu_us")
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "cart_bytes": size,
+                    "redis_bytes_per_cart": cart_bytes,
+                    "gateway_rss_mib": rss_after,
+                    "rows": {
+                        name: [dict(zip(keys_, row, strict=True)) for row in rows]
+                        for name, rows in (
+                            ("bare", baseline),
+                            ("read_200", reads),
+                            ("read_304", not_modified),
+                        )
+                    },
+                },
+                indent=1,
+            )
+        )
 
     print(
         f"cached GET /v1/cart (3 lines, {size} bytes, bearer JWT, Redis state) vs a bare "

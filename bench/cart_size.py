@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import sys
 from pathlib import Path
 
 import msgspec
@@ -44,6 +45,23 @@ def sizes(raw: bytes) -> tuple[int, int, int, int]:
 
 def main() -> None:
     rows = [(name, *sizes(raw)) for name, raw in recorded_carts()]
+    if "--json" in sys.argv:
+        target = Path(sys.argv[sys.argv.index("--json") + 1])
+        target.write_text(
+            json.dumps(
+                [
+                    {
+                        "cart": name,
+                        "store_api": raw_n,
+                        "compact": compact_n,
+                        "store_api_gzip": raw_gz,
+                        "compact_gzip": compact_gz,
+                    }
+                    for name, raw_n, compact_n, raw_gz, compact_gz in rows
+                ],
+                indent=1,
+            )
+        )
     print("| recorded cart | lines | Store API bytes | compact bytes | ratio | gzip ratio |")
     print("|---|---|---|---|---|---|")
     for name, raw_n, compact_n, raw_gz, compact_gz in rows:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import sys
 import time
@@ -18,14 +19,7 @@ from pathlib import Path
 import httpx
 
 from .cached_read import _redis
-from .tools import bench_token, free_port, gateway_env, server
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+from .tools import bench_token, free_port, gateway_env, rss_mib, server
 
 
 class Stream:
@@ -143,7 +137,7 @@ async def many_streams(
     }
 
 
-async def run(streams: int, writes: int, users: int) -> None:
+async def run(streams: int, writes: int, users: int, json_path: str | None = None) -> None:
     redis_process, redis_url = _redis()
     sim_port, one, two = free_port(), free_port(), free_port()
     env = gateway_env(f"http://127.0.0.1:{sim_port}", redis_url)
@@ -162,6 +156,20 @@ async def run(streams: int, writes: int, users: int) -> None:
     finally:
         redis_process.terminate()
         redis_process.wait()
+
+    if json_path:
+        Path(json_path).write_text(  # noqa: ASYNC240 - once, after the measurement
+            json.dumps(
+                {
+                    "event_minus_ack_ms": latencies,
+                    "event_minus_send_ms": from_send,
+                    "streams": streams,
+                    "users": users,
+                    **load,
+                },
+                indent=1,
+            )
+        )
 
     def p99(values: list[float]) -> float:
         ordered = sorted(values)
@@ -188,10 +196,11 @@ def main() -> None:
     parser.add_argument("--writes", type=int, default=200)
     parser.add_argument("--users", type=int, default=100)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
     if args.quick:
         args.streams, args.writes, args.users = 50, 20, 10
-    asyncio.run(run(args.streams, args.writes, args.users))
+    asyncio.run(run(args.streams, args.writes, args.users, args.json))
 
 
 if __name__ == "__main__":

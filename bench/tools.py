@@ -132,3 +132,11 @@ def bench_token(subject: str) -> str:
         BENCH_SECRET,
         algorithm="HS256",
     )
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of a process, in MiB (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import math
 import statistics
 import sys
 import time
+from pathlib import Path
 
 import httpx
 
@@ -167,9 +169,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 5, 25, 100])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
     sizes = [1, 5] if args.quick else args.sizes
     rows = asyncio.run(run(sizes))
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps([{"n": n, "path": path, **figures} for n, path, figures in rows], indent=1)
+        )
     print(
         f"N concurrent add-items on one cart; storesim {LATENCY} (80 ms a call, batch "
         "60 ms + 15 ms/sub-request, jitter off), session race on\n"

@@ -54,6 +54,7 @@ def serve(args: argparse.Namespace) -> None:
         access_log=False,
         proxy_headers=True,
         timeout_graceful_shutdown=30,
+        timeout_keep_alive=65,  # longer than a load balancer's idle timeout (nginx: 60 s)
     )
 
 

@@ -107,6 +107,7 @@ class CartService:
         self._failing: set[str] = set()  # carts whose last refresh failed
         self._background: set[asyncio.Task[None]] = set()
         self._products: dict[str, tuple[bytes, float]] = {}
+        self._product_loads: dict[str, asyncio.Future[bytes]] = {}
         self.stats = Stats()
         self._upstream_ok_at: float | None = None
         self._upstream_failed_at: float | None = None
@@ -401,16 +402,29 @@ class CartService:
         if near is not None and near[1] > now:
             return near[0]
         ttl = self._settings.products_ttl_s
-        stored = await self._state.get_value(key)
-        if stored is None:
-            try:
-                loaded = await load()
-            except UpstreamUnavailable as exc:
-                raise _unavailable(exc) from exc
-            except UpstreamRejected as exc:
-                raise translate(exc) from exc
-            stored = _ENCODER.encode(loaded)
-            await self._state.set_value(key, stored, ttl)
+        pending = self._product_loads.get(key)
+        if pending is not None:  # a page everyone asks for at once: one load
+            return await asyncio.shield(pending)
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._product_loads[key] = future
+        try:
+            stored = await self._state.get_value(key)
+            if stored is None:
+                try:
+                    loaded = await load()
+                except UpstreamUnavailable as exc:
+                    raise _unavailable(exc) from exc
+                except UpstreamRejected as exc:
+                    raise translate(exc) from exc
+                stored = _ENCODER.encode(loaded)
+                await self._state.set_value(key, stored, ttl)
+            future.set_result(stored)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()
+            raise
+        finally:
+            del self._product_loads[key]
         self._products[key] = (stored, now + ttl)
         if len(self._products) > 2000:
             self._products.pop(next(iter(self._products)))
