@@ -16,9 +16,9 @@ $(VENV)/.installed: $(BIN)/python requirements-dev.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
-## setup: the virtualenv with every locked dependency, and redis-server when missing
+## setup: the virtualenv with every locked dependency, and redis-server and wrk when missing
 setup: $(VENV)/.installed
-	@command -v redis-server >/dev/null || scripts/install-system-deps.sh
+	@command -v redis-server >/dev/null && command -v wrk >/dev/null || scripts/install-system-deps.sh
 
 ## demo: the gateway on :8080 with storesim (realistic latency) and the embedded state store
 demo: setup

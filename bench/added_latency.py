@@ -1,6 +1,6 @@
 """Added latency of one write: through cartsync against straight to storesim, jitter off.
 
-python -m bench.added_latency [--writes 50] [--quick] [--json FILE]
+python -m bench.added_latency [--writes 50] [--quick] [--json FILE] [--profile FILE]
 """
 
 from __future__ import annotations
@@ -11,12 +11,16 @@ import json
 import statistics
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
 import httpx
+import redis
 
 from .cached_read import _redis
-from .tools import bench_token, free_port, gateway_env, server
+from .profile import py_spy, summarise
+from .tools import bench_token, cpu_seconds, free_port, gateway_env, server
 
 LATENCY = "80:0:60:15"
 
@@ -26,57 +30,76 @@ def _p99(values: list[float]) -> float:
     return ordered[max(0, int(len(ordered) * 0.99) - 1)]
 
 
-async def measure(writes: int) -> dict[str, float]:
+def _redis_commands(url: str) -> int:
+    """Commands the private Redis has run so far (INFO commandstats, all kinds)."""
+    stats = redis.Redis.from_url(url).info("commandstats")
+    return sum(int(entry["calls"]) for entry in stats.values())
+
+
+async def _redis_round_trip_ms(url: str, samples: int = 200) -> float:
+    """p50 of one asyncio GET: the price of each Redis round trip on this machine."""
+    import redis.asyncio as aredis
+
+    client = aredis.Redis.from_url(url)
+    timings = []
+    try:
+        for _ in range(samples):
+            started = time.perf_counter()
+            await client.get("bench:absent")
+            timings.append((time.perf_counter() - started) * 1000)
+    finally:
+        await client.aclose()
+    return statistics.median(timings)
+
+
+async def measure(writes: int, profile: Path | None = None) -> dict[str, Any]:
     redis_process, redis_url = _redis()
     sim_port, port = free_port(), free_port()
     env = gateway_env(f"http://127.0.0.1:{sim_port}", redis_url)
+    storesim = [sys.executable, "-m", "storesim", "--port", str(sim_port), "--latency", LATENCY]
+    cartsync = [sys.executable, "-m", "cartsync", "serve", "--host", "127.0.0.1"]
     try:
         with (
+            server(storesim, f"http://127.0.0.1:{sim_port}/__sim/state"),
             server(
-                [sys.executable, "-m", "storesim", "--port", str(sim_port), "--latency", LATENCY],
-                f"http://127.0.0.1:{sim_port}/__sim/state",
-            ),
-            server(
-                [
-                    sys.executable,
-                    "-m",
-                    "cartsync",
-                    "serve",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                ],
-                f"http://127.0.0.1:{port}/healthz",
-                env=env,
-            ),
+                [*cartsync, "--port", str(port)], f"http://127.0.0.1:{port}/healthz", env=env
+            ) as gateway_process,
         ):
             headers = {"Authorization": f"Bearer {bench_token('added-latency')}"}
             gateway: list[float] = []
             direct: list[float] = []
+            gateway_cpu = 0.0
             async with httpx.AsyncClient(timeout=30) as client:
                 await client.get(f"http://127.0.0.1:{port}/v1/cart", headers=headers)
                 first = await client.get(f"http://127.0.0.1:{sim_port}/wp-json/wc/store/v1/cart")
                 store = {"Cart-Token": first.headers["Cart-Token"], "Nonce": first.headers["Nonce"]}
-                for _ in range(writes):  # interleaved, so drift hits both alike
-                    started = time.perf_counter()
-                    await client.post(
-                        f"http://127.0.0.1:{port}/v1/cart/items",
-                        json={"product_id": 15},
-                        headers=headers,
-                    )
-                    gateway.append((time.perf_counter() - started) * 1000)
-                    started = time.perf_counter()
-                    await client.post(
-                        f"http://127.0.0.1:{sim_port}/wp-json/wc/store/v1/cart/add-item",
-                        json={"id": 15, "quantity": 1},
-                        headers=store,
-                    )
-                    direct.append((time.perf_counter() - started) * 1000)
+                commands_before = _redis_commands(redis_url)
+                recording = py_spy(gateway_process.pid, profile) if profile else nullcontext()
+                with recording:
+                    for _ in range(writes):  # interleaved, so drift hits both alike
+                        cpu_before = cpu_seconds(gateway_process.pid)
+                        started = time.perf_counter()
+                        await client.post(
+                            f"http://127.0.0.1:{port}/v1/cart/items",
+                            json={"product_id": 15},
+                            headers=headers,
+                        )
+                        gateway.append((time.perf_counter() - started) * 1000)
+                        gateway_cpu += cpu_seconds(gateway_process.pid) - cpu_before
+                        started = time.perf_counter()
+                        await client.post(
+                            f"http://127.0.0.1:{sim_port}/wp-json/wc/store/v1/cart/add-item",
+                            json={"id": 15, "quantity": 1},
+                            headers=store,
+                        )
+                        direct.append((time.perf_counter() - started) * 1000)
+                commands = _redis_commands(redis_url) - commands_before
+            round_trip = await _redis_round_trip_ms(redis_url)
     finally:
         redis_process.terminate()
         redis_process.wait()
     return {
+        "profile": summarise(profile) if profile else None,
         "writes": writes,
         "gateway_p50": statistics.median(gateway),
         "gateway_p99": _p99(gateway),
@@ -84,6 +107,9 @@ async def measure(writes: int) -> dict[str, float]:
         "direct_p99": _p99(direct),
         "added_p50": statistics.median(gateway) - statistics.median(direct),
         "added_p99": _p99(gateway) - _p99(direct),
+        "gateway_cpu_ms_per_write": gateway_cpu * 1000 / writes,
+        "redis_commands_per_write": commands / writes,
+        "redis_round_trip_ms": round_trip,
     }
 
 
@@ -92,8 +118,10 @@ def main() -> None:
     parser.add_argument("--writes", type=int, default=50)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json")
+    parser.add_argument("--profile", help="py-spy the gateway into this file (raw stacks)")
     args = parser.parse_args()
-    figures = asyncio.run(measure(5 if args.quick else args.writes))
+    profile = Path(args.profile) if args.profile else None
+    figures = asyncio.run(measure(5 if args.quick else args.writes, profile))
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=1))
     print(f"one write, {figures['writes']:.0f} times, storesim {LATENCY} (jitter off):\n")
@@ -101,6 +129,17 @@ def main() -> None:
     print(f"| straight to the store | {figures['direct_p50']:.1f} | {figures['direct_p99']:.1f} |")
     print(f"| through cartsync | {figures['gateway_p50']:.1f} | {figures['gateway_p99']:.1f} |")
     print(f"| added by cartsync | {figures['added_p50']:.1f} | {figures['added_p99']:.1f} |")
+    print(
+        f"\nwhere the added time goes: gateway CPU {figures['gateway_cpu_ms_per_write']:.1f} ms"
+        f" a write; {figures['redis_commands_per_write']:.1f} Redis commands a write"
+        f" (all in the background drain included), one asyncio Redis round trip"
+        f" {figures['redis_round_trip_ms']:.2f} ms p50"
+    )
+    if figures["profile"]:
+        print("\ngateway CPU by owner of the innermost frame (py-spy, on-CPU samples):\n")
+        print("| owner | share |\n|---|---|")
+        for owner, share in figures["profile"].items():
+            print(f"| {owner} | {share:.0%} |")
 
 
 if __name__ == "__main__":

@@ -19,11 +19,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .profile import py_spy_binary
+
 SCENARIOS: list[tuple[str, str, list[str], list[str]]] = [
     # (name, module, full arguments, quick arguments)
     ("cart_size", "bench.cart_size", [], []),
     ("cached_read", "bench.cached_read", ["--seconds", "5", "--rounds", "3"], ["--quick"]),
-    ("added_latency", "bench.added_latency", ["--writes", "50"], ["--quick"]),
+    ("added_latency", "bench.added_latency", ["--writes", "100"], ["--quick"]),
     ("write_bursts", "bench.write_bursts", [], ["--quick"]),
     ("shopping", "bench.shopping", ["--shoppers", "200"], ["--quick"]),
     ("change_feed", "bench.change_feed", [], ["--quick"]),
@@ -50,6 +52,8 @@ def run(out: Path, quick: bool) -> dict[str, Any]:
         argv = [sys.executable, "-m", module, *(quick_args if quick else full)]
         if module != "bench.storesim_speed":
             argv += ["--json", str(json_path)]
+        if module == "bench.added_latency" and not quick and py_spy_binary():
+            argv += ["--profile", str(out / "added_latency.pyspy.txt")]
         started = time.perf_counter()
         done = subprocess.run(argv, capture_output=True, text=True, check=False)
         elapsed = time.perf_counter() - started
