@@ -4,6 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8080
 STORESIM_PORT ?= 8181
+REPLICAS ?= 2
 
 .PHONY: setup demo test lint format bench bench-quick stack storesim clean
 
@@ -16,9 +17,9 @@ $(VENV)/.installed: $(BIN)/python requirements-dev.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
-## setup: the virtualenv with every locked dependency, and redis-server and wrk when missing
+## setup: the virtualenv with every locked dependency; redis-server, nginx and wrk when missing
 setup: $(VENV)/.installed
-	@command -v redis-server >/dev/null && command -v wrk >/dev/null || scripts/install-system-deps.sh
+	@scripts/install-system-deps.sh
 
 ## demo: the gateway on :8080 with storesim (realistic latency) and the embedded state store
 demo: setup
@@ -34,13 +35,13 @@ test: setup
 
 ## lint: ruff and mypy strict
 lint: setup
-	$(BIN)/ruff check service tests tools bench
-	$(BIN)/ruff format --check service tests tools bench
+	$(BIN)/ruff check service tests tools bench deploy
+	$(BIN)/ruff format --check service tests tools bench deploy
 	$(BIN)/mypy
 
 format: setup
-	$(BIN)/ruff format service tests tools bench
-	$(BIN)/ruff check --fix service tests tools bench
+	$(BIN)/ruff format service tests tools bench deploy
+	$(BIN)/ruff check --fix service tests tools bench deploy
 
 ## bench: every benchmark beside its baseline; tables, JSON and charts into bench/results/
 bench: setup
@@ -50,9 +51,9 @@ bench: setup
 bench-quick: setup
 	$(BIN)/python -m bench.run_all --quick --out bench/results/quick
 
-## stack: the local multi-replica stack (comes with the operations issue)
+## stack: redis-server, storesim (realistic latency), $(REPLICAS) gateway replicas and nginx on :$(PORT)
 stack: setup
-	@echo "make stack: not yet built (issue 7); use 'make demo'" >&2; exit 2
+	$(BIN)/python -m deploy.local.stack --replicas $(REPLICAS) --port $(PORT)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

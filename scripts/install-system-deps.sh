@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs the system packages cartsync's tests and benchmarks need on Debian/Ubuntu:
-# redis-server (tests, demo, benchmarks) and wrk (the load generator of `make bench`).
+# redis-server (tests, demo, benchmarks), nginx (the local stack's balancer) and wrk
+# (the load generator of `make bench`).
 set -euo pipefail
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 if [ "${#missing[@]}" -eq 0 ]; then
   exit 0
 fi
@@ -12,5 +14,6 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 $SUDO apt-get update -qq
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-# The Debian redis package starts a service on 6379; the tests start their own servers.
+# The Debian packages may start system services (redis on 6379, nginx on 80); the tests
+# and the local stack start their own servers on free ports and never use those.
 command -v redis-server wrk

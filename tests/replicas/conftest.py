@@ -1,16 +1,17 @@
-"""Two gateway replicas (real processes) sharing one Redis, in front of a storesim server
-with the session race on and latency on."""
+"""The local stack (``deploy/local/stack.py``): real redis-server, storesim with latency
+and the session race on, two gateway replicas as real processes, nginx in front."""
 
 from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from deploy.local.stack import Stack
 
-from ..support import free_port, gateway_env, start_gateway, start_storesim, stop
+from ..support import AUDIENCE, GUEST_SECRET, ISSUER, JWT_SECRET
 
 # The measured upstream (80 ms a call, a batch 60 ms + 15 ms per sub-request), jitter off:
 # slow enough that a burst arrives while the first call is in flight, as in production.
@@ -28,35 +29,47 @@ SETTINGS = {
 
 @dataclass
 class Deployment:
-    storesim: str
-    replicas: list[str]
-    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
-    env: dict[str, str] = field(default_factory=dict)
-    logs: Path = Path()
+    """What the tests see of the stack: the balancer, each replica, the store, the logs."""
+
+    stack: Stack
+
+    @property
+    def balancer(self) -> str:
+        return self.stack.url
+
+    @property
+    def storesim(self) -> str:
+        return self.stack.storesim_url
+
+    @property
+    def replicas(self) -> list[str]:
+        return self.stack.replica_urls
+
+    @property
+    def processes(self) -> list[subprocess.Popen[bytes]]:
+        return [process for _, process in self.stack.processes]
+
+    @property
+    def logs(self) -> Path:
+        return self.stack.workdir
 
     def add_replica(self) -> str:
-        port = free_port()
-        process = start_gateway(port, self.env, self.logs / f"replica-{port}.log")
-        self.processes.append(process)
-        url = f"http://127.0.0.1:{port}"
-        self.replicas.append(url)
-        return url
+        return self.stack.add_replica()
 
 
 @pytest.fixture(scope="module")
-def deployment(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    sim_port = free_port()
-    sim = start_storesim(sim_port, "--latency", LATENCY)
-    logs = tmp_path_factory.mktemp("replicas")
-    env = gateway_env(
-        f"http://127.0.0.1:{sim_port}", redis_url.rsplit("/", 1)[0] + "/3", **SETTINGS
-    )
-    world = Deployment(f"http://127.0.0.1:{sim_port}", [], env=env, logs=logs)
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    stack = Stack(
+        replicas=2,
+        latency=LATENCY,
+        settings=SETTINGS,
+        workdir=tmp_path_factory.mktemp("stack"),
+        jwt_secret=JWT_SECRET,
+        jwt_issuer=ISSUER,
+        jwt_audience=AUDIENCE,
+        guest_secret=GUEST_SECRET,
+    ).start()
     try:
-        world.add_replica()
-        world.add_replica()
-        yield world
+        yield Deployment(stack)
     finally:
-        for process in world.processes:
-            stop(process)
-        stop(sim)
+        stack.stop()
