@@ -24,6 +24,7 @@ from .api.products import ProductController
 from .api.session import SessionController
 from .auth import Authenticator
 from .carts.service import CartService
+from .lifecycle import drain_on_signals
 from .observability import RequestLogMiddleware, configure_logging, register_collector
 from .settings import Settings
 from .state.memory import MemoryStateStore
@@ -72,10 +73,15 @@ def openapi_config() -> OpenAPIConfig:
 
 
 def create_app(
-    settings: Settings, *, state: StateStore | None = None, upstream: Upstream | None = None
+    settings: Settings,
+    *,
+    state: StateStore | None = None,
+    upstream: Upstream | None = None,
+    drain_on_sigterm: bool = False,
 ) -> Litestar:
     """A cartsync app. ``state`` and ``upstream`` may be injected (tests); otherwise they
-    are built from ``settings`` at start-up and closed at shutdown."""
+    are built from ``settings`` at start-up and closed at shutdown. ``drain_on_sigterm``
+    (the served app) ends streams and readiness as soon as the server is told to stop."""
     configure_logging(settings)
     app_state = State({"settings": settings, "service": None})
 
@@ -92,12 +98,15 @@ def create_app(
             store, settings.rate_limit_per_minute, settings.write_rate_limit_per_minute
         )
         await service.start()
+        restore_signals = drain_on_signals(service.drain) if drain_on_sigterm else None
         register_collector(lambda: app.state.service)
         gc.collect()
         gc.freeze()  # long-lived objects out of the collector's way: p99 drops by half
         try:
             yield
         finally:
+            if restore_signals is not None:
+                restore_signals()
             await service.close()
             if upstream is None:
                 await source.aclose()

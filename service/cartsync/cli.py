@@ -28,7 +28,7 @@ def app_from_env() -> object:
     from .api.fastpath import serve_app
     from .app import create_app
 
-    return serve_app(create_app(load_settings()))
+    return serve_app(create_app(load_settings(), drain_on_sigterm=True))
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -135,7 +135,7 @@ def demo(args: argparse.Namespace) -> None:
             flush=True,
         )
         uvicorn.run(
-            serve_app(create_app(settings)),
+            serve_app(create_app(settings, drain_on_sigterm=True)),
             host=args.host,
             port=args.port,
             log_level="warning",

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
+import time
+import uuid
 from typing import Any
 
 import httpx
+import pytest
 
 from ..integration.conftest import user_token
 from .conftest import Deployment
@@ -68,3 +72,77 @@ class TestThroughTheBalancer:
             ]
         assert {a.headers["ETag"] for a in answers} == {f'"{added.json()["version"]}"'}
         assert answers[0].headers["Server"].startswith("nginx")
+
+
+async def _stream_lines(
+    client: httpx.AsyncClient, url: str, headers: dict[str, str], opened: asyncio.Event
+) -> list[str]:
+    """Every line of one SSE stream until the server ends it."""
+    lines: list[str] = []
+    async with client.stream("GET", url, headers=headers) as response:
+        async for line in response.aiter_lines():
+            lines.append(line)
+            if line.startswith("data:"):
+                opened.set()
+    return lines
+
+
+class TestSigterm:
+    async def test_a_replica_told_to_stop_answers_its_writes_ends_its_streams_and_exits(
+        self, deployment: Deployment
+    ) -> None:
+        victim_url = deployment.add_replica()
+        victim = deployment.processes[-1]
+        survivor = deployment.replicas[0]
+        headers = {"Authorization": f"Bearer {user_token()}"}
+        keys = [str(uuid.uuid4()) for _ in range(5)]
+        async with (
+            httpx.AsyncClient(timeout=30) as client,
+            httpx.AsyncClient(timeout=30) as streaming,
+            httpx.AsyncClient(base_url=deployment.storesim) as sim,
+        ):
+            (await client.get(f"{victim_url}/v1/cart", headers=headers)).raise_for_status()
+            opened = asyncio.Event()
+            stream = asyncio.create_task(
+                _stream_lines(streaming, f"{victim_url}/v1/cart/events", headers, opened)
+            )
+            await asyncio.wait_for(opened.wait(), 10)
+            await sim.put("/__sim/latency", json={"batch_base_ms": 1000, "fixed_ms": 1000})
+            try:
+                started = (await sim.get("/__sim/state")).json()["counters"]["writes"]
+                pending = [
+                    asyncio.create_task(
+                        client.post(
+                            f"{victim_url}/v1/cart/items",
+                            json={"product_id": 15},
+                            headers={**headers, "Idempotency-Key": key},
+                        )
+                    )
+                    for key in keys
+                ]
+                deadline = time.monotonic() + 10
+                while (await sim.get("/__sim/state")).json()["counters"]["writes"] == started:
+                    assert time.monotonic() < deadline
+                    await asyncio.sleep(0.02)  # wait-ok: polling for the batch to leave
+                signalled = time.monotonic()
+                victim.send_signal(signal.SIGTERM)
+                # The stream ends at once, with a reconnect hint, while writes are pending.
+                lines = await asyncio.wait_for(stream, 5)
+                assert not all(task.done() for task in pending)
+                assert ": shutting down" in lines
+                assert "retry: 100" in lines
+                # Every write in flight is answered, none cut off.
+                answers = await asyncio.gather(*pending)
+                assert [a.status_code for a in answers] == [200] * len(keys)
+                await asyncio.to_thread(victim.wait, 15)
+                assert time.monotonic() - signalled < 10  # not the 30 s a stream would hold
+                with pytest.raises(httpx.ConnectError):
+                    await client.get(f"{victim_url}/healthz")
+            finally:
+                await sim.put(
+                    "/__sim/latency",
+                    json={"fixed_ms": 80, "batch_base_ms": 60, "batch_per_request_ms": 15},
+                )
+            cart = (await client.get(f"{survivor}/v1/cart", headers=headers)).json()
+        deployment.replicas.remove(victim_url)
+        assert sum(i["quantity"] for i in cart["items"] if i["product_id"] == 15) == len(keys)

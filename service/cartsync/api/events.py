@@ -28,6 +28,7 @@ from .schemas import StreamToken
 
 log = structlog.get_logger(__name__)
 RETRY_MS = 2000
+RECONNECT_MS = 100  # the hint sent as a stream ends because its replica stops
 
 
 class EventsController(Controller):
@@ -89,6 +90,8 @@ async def _stream(
             if tag != sent:
                 yield ServerSentEventMessage(data=view.body.decode(), id=tag, event="cart")
                 sent = tag
+            if service.draining:
+                break
             try:
                 async with asyncio.timeout(heartbeat_s):
                     await changes.get()
@@ -97,3 +100,8 @@ async def _stream(
             with contextlib.suppress(asyncio.QueueEmpty):
                 while True:  # several changes arrived: one read gives the newest cart
                     changes.get_nowait()
+            if service.draining:
+                break
+        # This replica is stopping: the client reconnects (to another one) right away,
+        # with Last-Event-ID, so it misses nothing.
+        yield ServerSentEventMessage(data=None, comment="shutting down", retry=RECONNECT_MS)

@@ -1,4 +1,5 @@
-"""``/healthz`` (alive, with upstream details) and ``/readyz`` (can serve: state store)."""
+"""``/healthz`` (alive, with upstream details) and ``/readyz`` (can serve: state store
+reachable and not shutting down)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ class OpsController(Controller):
     @get("/readyz", operation_id="ready", summary="This replica can serve (state store reachable)")
     async def ready(self, request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
         state: StateStore = request.app.state.state
+        service: CartService = request.app.state.service
+        if service.draining:  # SIGTERM received: the balancer should stop sending here
+            return Response({"status": "draining", "state": "ok"}, status_code=503)
         try:
             await state.ping()
         except StateUnavailable:

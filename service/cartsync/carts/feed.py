@@ -19,6 +19,7 @@ _QUEUE_SIZE = 16
 class ChangeFeed:
     def __init__(self) -> None:
         self._listeners: defaultdict[str, set[asyncio.Queue[Change | None]]] = defaultdict(set)
+        self.closing = False
 
     @property
     def open_streams(self) -> int:
@@ -34,6 +35,16 @@ class ChangeFeed:
             self._listeners[cart_id].discard(queue)
             if not self._listeners[cart_id]:
                 del self._listeners[cart_id]
+
+    def close_all(self) -> None:
+        """The replica is shutting down: wake every stream so it ends with a retry hint.
+
+        Left open, a stream holds its connection until the server's grace period runs
+        out and is then cut; ended now, its client reconnects at once to a replica that
+        stays, and the server can stop as soon as the last request is answered.
+        """
+        self.closing = True
+        self.dispatch(None)
 
     def dispatch(self, change: Change | None) -> None:
         targets = (

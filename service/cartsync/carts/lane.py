@@ -299,8 +299,14 @@ class Lane:
                 "lane stopped by an unexpected error", cart_id=cart_id, exc_info=task.exception()
             )
 
-    async def close(self) -> None:
+    async def close(self, grace_s: float = 0.0) -> None:
+        """Stop leading. Batches under way get ``grace_s`` to finish (at shutdown: what
+        is left is other replicas' callers' work, and finishing it spares them waiting
+        out the lease); a leader cut short leaves its in-flight record, and whoever
+        takes the lease next reconciles it, so nothing is lost or applied twice."""
         tasks = list(self._leading.values())
+        if tasks and grace_s > 0:
+            await asyncio.wait(tasks, timeout=grace_s)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

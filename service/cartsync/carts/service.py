@@ -38,6 +38,7 @@ from .snapshots import Snapshots, decode_body
 
 log = structlog.get_logger(__name__)
 NONCE_KEY = "upstream-nonce"
+SHUTDOWN_LANE_GRACE_S = 5.0  # a batch's worst case at the measured upstream latency
 NONCE_TTL_S = 6 * 3600  # a guest nonce lives 12-24 h; refresh well before
 _ENCODER = msgspec.json.Encoder()
 
@@ -115,8 +116,20 @@ class CartService:
     async def start(self) -> None:
         await self._state.subscribe(self._on_message)
 
+    @property
+    def draining(self) -> bool:
+        return self.feed.closing
+
+    def drain(self) -> None:
+        """SIGTERM: stop being ready and end the change-feed streams; requests in flight
+        (writes waiting for their batch included) are still answered before the server
+        stops, and ``close()`` then hands the lanes over."""
+        if not self.feed.closing:
+            log.info("draining: streams closed, readiness off")
+            self.feed.close_all()
+
     async def close(self) -> None:
-        await self.lane.close()
+        await self.lane.close(grace_s=SHUTDOWN_LANE_GRACE_S if self.draining else 0.0)
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
