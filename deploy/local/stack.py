@@ -67,6 +67,12 @@ http {{
 """
 
 
+def replica_command(host: str, port: int) -> list[str]:
+    """A replica's command after the interpreter: the container image's entrypoint and
+    arguments are exactly these (a test holds ``deploy/Dockerfile`` to it)."""
+    return ["-m", "cartsync", "serve", "--host", host, "--port", str(port)]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -204,7 +210,7 @@ class Stack:
         name = f"replica-{len(self.replica_urls) + 1}"
         replica = self._spawn(
             name,
-            [sys.executable, "-m", "cartsync", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, *replica_command("127.0.0.1", port)],
             self.gateway_env(),
         )
         url = f"http://127.0.0.1:{port}"

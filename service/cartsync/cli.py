@@ -20,6 +20,7 @@ from .settings import Settings, SettingsError, load_settings
 
 DEMO_ISSUER = "https://demo-shop.example"
 DEMO_AUDIENCE = "cartsync-demo"
+GRACEFUL_SHUTDOWN_S = 30  # after SIGTERM: requests in flight get this long to be answered
 
 
 def app_from_env() -> object:
@@ -53,7 +54,7 @@ def serve(args: argparse.Namespace) -> None:
         log_level="warning",
         access_log=False,
         proxy_headers=True,
-        timeout_graceful_shutdown=30,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         timeout_keep_alive=65,  # longer than a load balancer's idle timeout (nginx: 60 s)
     )
 

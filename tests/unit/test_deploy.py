@@ -1,0 +1,67 @@
+"""deploy/ stays one topology: the image runs what the local stack runs, the compose
+balancer proxies as the stack's does, and the manifests pass the same arguments."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import yaml
+from deploy.local.stack import NGINX_CONF, replica_command
+
+from cartsync.carts.service import SHUTDOWN_LANE_GRACE_S
+from cartsync.cli import GRACEFUL_SHUTDOWN_S
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+
+
+def _instruction(dockerfile: str, name: str) -> list[str]:
+    """The exec form of the last ``name`` instruction (a JSON array)."""
+    lines = [line for line in dockerfile.splitlines() if line.startswith(f"{name} ")]
+    assert lines, f"no {name} in the Dockerfile"
+    parsed = json.loads(lines[-1][len(name) + 1 :])
+    assert isinstance(parsed, list)
+    return [str(part) for part in parsed]
+
+
+def _proxy_directives(conf: str) -> list[str]:
+    location = conf[conf.index("location / {") :]
+    location = location[: location.index("}")]
+    return [" ".join(line.split()) for line in location.splitlines() if "proxy_" in line]
+
+
+def test_the_image_runs_the_command_the_local_stack_runs() -> None:
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    command = _instruction(dockerfile, "ENTRYPOINT") + _instruction(dockerfile, "CMD")
+    assert command == ["python", *replica_command("0.0.0.0", 8080)]  # noqa: S104
+
+
+def test_the_kubernetes_deployment_passes_the_image_its_own_arguments() -> None:
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    deployment = yaml.safe_load((DEPLOY / "k8s/base/deployment.yaml").read_text())
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["args"] == _instruction(dockerfile, "CMD")
+    port = int(_instruction(dockerfile, "CMD")[-1])
+    assert container["ports"][0]["containerPort"] == port
+    assert f"EXPOSE {port}" in dockerfile
+
+
+def test_the_compose_balancer_proxies_as_the_local_stack_does() -> None:
+    compose_conf = (DEPLOY / "compose/nginx.conf").read_text()
+    stack_conf = NGINX_CONF.replace("{{", "{").replace("}}", "}")
+    assert _proxy_directives(compose_conf) == _proxy_directives(stack_conf)
+    assert len(_proxy_directives(compose_conf)) >= 8
+    for directive in ("least_conn;", "keepalive 64;", "client_max_body_size 1m;"):
+        assert directive in compose_conf
+        assert directive in stack_conf
+
+
+def test_the_grace_period_covers_the_shutdown_sequence() -> None:
+    deployment = yaml.safe_load((DEPLOY / "k8s/base/deployment.yaml").read_text())
+    pod = deployment["spec"]["template"]["spec"]
+    pre_stop = " ".join(pod["containers"][0]["lifecycle"]["preStop"]["exec"]["command"])
+    pre_stop_s = float(re.findall(r"sleep\((\d+(?:\.\d+)?)\)", pre_stop)[0])
+    assert pod["terminationGracePeriodSeconds"] >= (
+        pre_stop_s + GRACEFUL_SHUTDOWN_S + SHUTDOWN_LANE_GRACE_S
+    )
