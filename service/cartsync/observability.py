@@ -24,6 +24,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import REGISTRY, Collector
 
+from . import request_context
 from .settings import Settings
 
 _HIDDEN = ("token", "authorization", "cart_token", "nonce", "body", "password", "cookie")
@@ -72,7 +73,8 @@ def _encode_line(event: Any, **_: Any) -> bytes:
 
 
 class RequestLogMiddleware:
-    """One log line per HTTP request: id, route, status, latency, owner, cart, cache."""
+    """One log line per HTTP request: request and trace ids, route, status, latency,
+    owner, cart, where the cart came from and how many calls went to the store."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -88,7 +90,8 @@ class RequestLogMiddleware:
         request_id = (
             incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else secrets.token_hex(8)
         )
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+        facts = request_context.begin(headers.get(b"traceparent", b"").decode("latin-1"))
+        structlog.contextvars.bind_contextvars(request_id=request_id, trace_id=facts.trace_id)
         started = time.perf_counter()
         status = 500
 
@@ -115,6 +118,8 @@ class RequestLogMiddleware:
                     path=path,
                     status=status,
                     latency_ms=round((time.perf_counter() - started) * 1000, 2),
+                    cache=facts.cache or ("upstream" if facts.upstream_calls else None),
+                    upstream_calls=facts.upstream_calls,
                 )
 
 

@@ -83,6 +83,11 @@ class ControlPlane(Controller):
     async def state(self, request: Request[Any, Any, Any]) -> dict[str, Any]:
         return _sim(request).describe()
 
+    @get("/traceparents")
+    async def traceparents(self, request: Request[Any, Any, Any]) -> list[str]:
+        """The ``traceparent`` headers of the latest store requests, oldest first."""
+        return list(_sim(request).traceparents)
+
     @post("/reset", status_code=200)
     async def reset(self, request: Request[Any, Any, Any]) -> dict[str, Any]:
         sim = _sim(request)

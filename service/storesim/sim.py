@@ -9,7 +9,7 @@ import asyncio
 import random
 import secrets
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -93,6 +93,8 @@ class Sim:
 
     def reset(self) -> None:
         config = self.initial
+        # The W3C trace headers of the latest store requests, for tests of propagation.
+        self.traceparents: deque[str] = deque(maxlen=100)
         self.latency = config.latency
         self.race = config.race
         self.race_window_ms = config.race_window_ms

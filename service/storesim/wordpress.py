@@ -128,6 +128,8 @@ class WordPress:
     # -- ASGI -----------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = await self._read(scope, receive)
+        if request is not None and "traceparent" in request.headers:
+            self.sim.traceparents.append(request.headers["traceparent"])
         if request is None:
             await self._write(
                 send,

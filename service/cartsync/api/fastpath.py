@@ -113,6 +113,7 @@ class FastCartReads:
             request_id=request_id.decode("latin-1"),
             owner=owner.id,
             cache="near",
+            upstream_calls=0,
             fast=True,
         )
         return True

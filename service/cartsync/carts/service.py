@@ -23,6 +23,7 @@ import msgspec
 import structlog
 
 from ..auth import Owner
+from ..request_context import note_cache
 from ..settings import Settings
 from ..state.port import Change, Message, Snapshot, StateStore, StateUnavailable
 from ..upstream.errors import UpstreamRateLimited, UpstreamRejected, UpstreamUnavailable
@@ -223,6 +224,7 @@ class CartService:
             wanted is None or wanted[0] != near.epoch or wanted[1] <= near.version
         ):
             self.stats.near_hits += 1
+            note_cache("near")
             return near
         reading = self._reading.get(cart_id)
         if reading is not None:  # many streams woken by one change: one Redis read
@@ -240,6 +242,7 @@ class CartService:
             del self._reading[cart_id]
         if stored is not None:
             self.stats.state_hits += 1
+            note_cache("state")
         return stored
 
     async def _refresh(self, cart_id: str) -> Snapshot:
@@ -321,6 +324,7 @@ class CartService:
         ):
             return None
         self.stats.near_hits += 1
+        note_cache("near")
         return snapshot
 
     async def read(self, owner: Owner, if_none_match: str | None = None) -> CartView:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import re
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +21,8 @@ import msgspec
 
 from ..carts import operations as ops
 from ..carts.model import Product, ProductPage
+from ..metrics import observe_upstream
+from ..request_context import note_upstream_call
 from .errors import (
     UpstreamError,
     UpstreamNonceRejected,
@@ -89,6 +93,14 @@ def route_for(operation: ops.Operation) -> tuple[str, dict[str, Any]]:
     raise TypeError(f"unknown operation {operation!r}")
 
 
+_ID_SEGMENT = re.compile(r"/(\d+|[0-9a-f]{32})(?=/|$)")
+
+
+def _route_label(path: str) -> str:
+    """The path with ids folded (``/products/{id}``), so metric labels stay few."""
+    return _ID_SEGMENT.sub("/{id}", path)
+
+
 class StoreApiUpstream:
     """Talks to one WooCommerce store's Store API."""
 
@@ -151,23 +163,29 @@ class StoreApiUpstream:
         """One call, retried ``retries`` times (reads only). Failures before the request
         left are ``UpstreamUnavailable``; after, ``UpstreamOutcomeUnknown``."""
         attempt = 0
+        route = _route_label(path)
         while True:
+            facts = note_upstream_call()
+            if facts is not None:
+                headers = {**(headers or {}), "traceparent": facts.traceparent()}
+            started = time.perf_counter()
             try:
                 response = await self._client.request(
                     method, path, headers=headers, json=json, params=params
                 )
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-                if attempt < retries:
-                    attempt += 1
-                    await asyncio.sleep(0.05 * attempt)
-                    continue
-                raise UpstreamUnavailable(f"store unreachable: {type(exc).__name__}") from exc
-            except httpx.TimeoutException as exc:
-                if attempt < retries:
-                    attempt += 1
-                    continue
-                raise UpstreamTimeout(f"store did not answer {method} {path} in time") from exc
             except httpx.TransportError as exc:
+                observe_upstream(method, route, type(exc).__name__, time.perf_counter() - started)
+                if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
+                    if attempt < retries:
+                        attempt += 1
+                        await asyncio.sleep(0.05 * attempt)
+                        continue
+                    raise UpstreamUnavailable(f"store unreachable: {type(exc).__name__}") from exc
+                if isinstance(exc, httpx.TimeoutException):
+                    if attempt < retries:
+                        attempt += 1
+                        continue
+                    raise UpstreamTimeout(f"store did not answer {method} {path} in time") from exc
                 if attempt < retries:
                     attempt += 1
                     await asyncio.sleep(0.05 * attempt)
@@ -175,6 +193,9 @@ class StoreApiUpstream:
                 raise UpstreamOutcomeUnknown(
                     f"connection lost during {method} {path}: {type(exc).__name__}"
                 ) from exc
+            observe_upstream(
+                method, route, str(response.status_code), time.perf_counter() - started
+            )
             if response.status_code >= 500 and attempt < retries:
                 attempt += 1
                 await asyncio.sleep(0.05 * attempt)
