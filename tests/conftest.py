@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -65,6 +66,85 @@ def redis_url() -> Iterator[str]:
         client.close()
         stop(process)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url() -> Iterator[str]:
+    """A Redis Cluster of our own: 3 masters on free ports (``--cluster-enabled yes``),
+    joined with ``redis-cli --cluster create``; the URL of one node (the client finds
+    the rest)."""
+    binary, cli = shutil.which("redis-server"), shutil.which("redis-cli")
+    if binary is None or cli is None:
+        raise RuntimeError("redis-server is not installed: run `make setup` (or .ci/run)")
+    workdir = tempfile.mkdtemp(prefix="cartsync-cluster-")
+    ports = [_cluster_port() for _ in range(3)]
+    processes = []
+    try:
+        for port in ports:
+            node_dir = f"{workdir}/{port}"
+            subprocess.run(["mkdir", "-p", node_dir], check=True)
+            processes.append(
+                subprocess.Popen(
+                    [
+                        *(binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""),
+                        *("--appendonly", "no", "--dir", node_dir, "--cluster-enabled", "yes"),
+                        *("--cluster-config-file", f"{node_dir}/nodes.conf"),
+                        *("--cluster-node-timeout", "2000"),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        for port in ports:
+            _wait_for_ping(redis.Redis(port=port), processes)
+        subprocess.run(
+            [
+                *(cli, "--cluster", "create", *(f"127.0.0.1:{port}" for port in ports)),
+                *("--cluster-replicas", "0", "--cluster-yes"),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=30,
+        )
+        deadline = time.monotonic() + 20
+        while True:
+            states = [redis.Redis(port=port).cluster("info") for port in ports]
+            if all(state.get("cluster_state") == "ok" for state in states):
+                break
+            assert time.monotonic() < deadline, "the cluster did not converge"
+            time.sleep(0.05)  # wait-ok: polling the cluster's state with a deadline
+        yield f"redis://127.0.0.1:{ports[0]}"
+    finally:
+        for process in processes:
+            stop(process)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is free and valid too."""
+    while True:
+        port = free_port()
+        if port + 10000 > 65535:
+            continue
+        with socket.socket() as bus:
+            try:
+                bus.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+
+
+def _wait_for_ping(client: redis.Redis, processes: list[subprocess.Popen[bytes]]) -> None:
+    for _ in range(200):
+        try:
+            if client.ping():
+                return
+        except redis.ConnectionError:
+            if any(process.poll() is not None for process in processes):
+                raise RuntimeError("redis-server exited at start") from None
+            time.sleep(0.025)  # wait-ok: polling a starting redis-server with a deadline
+    raise RuntimeError("redis-server did not answer PING")
 
 
 @pytest.fixture

@@ -43,6 +43,7 @@ def make_state(settings: Settings) -> StateStore:
         settings.redis_url,
         cart_ttl_s=int(settings.cart_ttl_days * 86400),
         guest_cart_ttl_s=int(settings.guest_cart_ttl_days * 86400),
+        cluster=settings.redis_cluster,
     )
 
 

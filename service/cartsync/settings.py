@@ -26,6 +26,7 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     upstream_url: str
     upstream_kind: Literal["storeapi"] = "storeapi"
     redis_url: str | None = None
+    redis_cluster: bool = False
     jwt_secret: str | None = None
     jwt_public_key: str | None = None
     jwt_issuer: str
@@ -124,6 +125,12 @@ def _check(settings: Settings) -> None:
         "unix",
     ):
         raise SettingsError("CARTSYNC_REDIS_URL must be a redis://, rediss:// or unix:// URL")
+    if settings.redis_cluster and (
+        settings.redis_url is None or urlparse(settings.redis_url).scheme == "unix"
+    ):
+        raise SettingsError(
+            "CARTSYNC_REDIS_CLUSTER needs a redis:// or rediss:// CARTSYNC_REDIS_URL"
+        )
     if bool(settings.jwt_secret) == bool(settings.jwt_public_key):
         raise SettingsError("set exactly one of CARTSYNC_JWT_SECRET and CARTSYNC_JWT_PUBLIC_KEY")
     if settings.jwt_secret is not None and len(settings.jwt_secret) < 32:

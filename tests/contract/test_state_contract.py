@@ -1,4 +1,5 @@
-"""One contract for every state store: Redis and the embedded one behave the same."""
+"""One contract for every state store: Redis, Redis Cluster and the embedded one behave
+the same."""
 
 from __future__ import annotations
 
@@ -8,18 +9,29 @@ from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 
 from cartsync.state.memory import MemoryStateStore
 from cartsync.state.port import Change, Snapshot, StateStore
 from cartsync.state.redis import RedisStateStore
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster"])
 async def store(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator[StateStore]:
     if request.param == "memory":
         memory = MemoryStateStore()
         yield memory
         await memory.aclose()
+        return
+    if request.param == "cluster":
+        # Our own 3-master cluster (conftest.redis_cluster_url), flushed on every node.
+        url = request.getfixturevalue("redis_cluster_url")
+        cluster_store = RedisStateStore.from_url(url, cluster=True)
+        cluster = RedisCluster.from_url(url)
+        await cluster.flushall(target_nodes=RedisCluster.ALL_NODES)
+        await cluster.aclose()
+        yield cluster_store
+        await cluster_store.aclose()
         return
     # Database 1 of our own private redis-server (conftest.redis_url): the gateway tests
     # use database 0 of the same server.

@@ -19,6 +19,7 @@ from typing import Any, ParamSpec, TypeVar
 import msgspec
 import redis.asyncio as redis
 import structlog
+from redis.asyncio.cluster import RedisCluster
 
 from . import keys
 from .port import Change, ChangeHandler, Message, ResultsReady, Snapshot, StateUnavailable
@@ -97,7 +98,7 @@ def _translated(
 class RedisStateStore:
     def __init__(
         self,
-        client: redis.Redis,
+        client: redis.Redis | RedisCluster,
         *,
         cart_ttl_s: int = CART_TTL_S,
         guest_cart_ttl_s: int = GUEST_CART_TTL_S,
@@ -131,18 +132,33 @@ class RedisStateStore:
         cart_ttl_s: int = CART_TTL_S,
         guest_cart_ttl_s: int = GUEST_CART_TTL_S,
         max_connections: int = 200,
+        cluster: bool = False,
     ) -> RedisStateStore:
         """A client on a blocking pool: past ``max_connections`` a command waits for a
-        free connection (a burst of streams re-reading carts) instead of failing."""
-        pool = redis.BlockingConnectionPool.from_url(
-            url,
-            max_connections=max_connections,
-            timeout=5,
-            socket_timeout=5,
-            socket_connect_timeout=3,
-            health_check_interval=30,
-        )
-        client = redis.Redis(connection_pool=pool)
+        free connection (a burst of streams re-reading carts) instead of failing.
+
+        ``cluster``: redis-py's cluster client on the same URL (any one node; the rest
+        are discovered). Every key of one cart shares the hash tag ``{cart:ID}``, so each
+        script and pipeline of a cart stays in one slot; PUBLISH reaches every node.
+        """
+        client: redis.Redis | RedisCluster
+        if cluster:
+            client = RedisCluster.from_url(
+                url,
+                max_connections=max_connections,
+                socket_timeout=5,
+                socket_connect_timeout=3,
+            )
+        else:
+            pool = redis.BlockingConnectionPool.from_url(
+                url,
+                max_connections=max_connections,
+                timeout=5,
+                socket_timeout=5,
+                socket_connect_timeout=3,
+                health_check_interval=30,
+            )
+            client = redis.Redis(connection_pool=pool)
         return cls(client, cart_ttl_s=cart_ttl_s, guest_cart_ttl_s=guest_cart_ttl_s)
 
     @_translated
@@ -209,7 +225,7 @@ class RedisStateStore:
     ) -> bool:
         change = _encode_message(Change(cart_id, snapshot.epoch, snapshot.version))
         stored = await self._store(
-            keys=[keys.cart_snapshot(cart_id), keys.cart_lease(cart_id), keys.CHANGES_CHANNEL],
+            keys=[keys.cart_snapshot(cart_id), keys.cart_lease(cart_id)],
             args=[
                 snapshot.epoch,
                 snapshot.version,
@@ -219,6 +235,7 @@ class RedisStateStore:
                 self._ttl(cart_id),
                 lease_token or "",
                 change,
+                keys.CHANGES_CHANNEL,
             ],
         )
         return bool(stored)
@@ -297,9 +314,8 @@ class RedisStateStore:
                 keys.cart_queue(cart_id),
                 keys.cart_results(cart_id),
                 keys.cart_inflight(cart_id),
-                keys.CHANGES_CHANNEL,
             ],
-            args=[token, count, ttl_s, announcement, *pairs],
+            args=[token, count, ttl_s, announcement, keys.CHANGES_CHANNEL, *pairs],
         )
         return bool(done)
 
@@ -396,6 +412,17 @@ class RedisStateStore:
         """Deliver changes; after any disconnection, resubscribe and report a gap."""
         backoff = 0.1
         while True:
+            if isinstance(self._redis, RedisCluster):
+                try:
+                    # The cluster pub/sub picks its node from the slot map, which the
+                    # client loads on its first command: load it first.
+                    await self._redis.initialize()
+                except (redis.RedisError, OSError) as exc:
+                    log.warning("change feed: cluster unreachable", error=type(exc).__name__)
+                    ready.set()
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    continue
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(keys.CHANGES_CHANNEL)
