@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the system packages cartsync's tests and benchmarks need on Debian/Ubuntu:
-# redis-server (tests, demo, benchmarks), nginx (the local stack's balancer) and wrk
+# redis-server and redis-cli (tests, demo, benchmarks), nginx (the local stack's balancer) and wrk
 # (the load generator of `make bench`).
 set -euo pipefail
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)  # joins the test cluster
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 if [ "${#missing[@]}" -eq 0 ]; then
