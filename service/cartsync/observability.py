@@ -173,6 +173,16 @@ class ServiceCollector(Collector):
         yield GaugeMetricFamily(
             "cartsync_sse_connections", "Open change-feed streams", value=service.feed.open_streams
         )
+        yield GaugeMetricFamily(
+            "cartsync_lane_waiting_operations",
+            "Queued operations this replica waits on (lane depth, seen from here)",
+            value=service.lane.waiting,
+        )
+        yield GaugeMetricFamily(
+            "cartsync_lanes_leading",
+            "Carts whose queue this replica drains now",
+            value=service.lane.leading,
+        )
         yield CounterMetricFamily(
             "cartsync_batch_operations", "Operations sent in batches", value=lane.batch_operations
         )

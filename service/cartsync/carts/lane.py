@@ -299,6 +299,16 @@ class Lane:
                 "lane stopped by an unexpected error", cart_id=cart_id, exc_info=task.exception()
             )
 
+    @property
+    def waiting(self) -> int:
+        """Operations this replica has queued and not yet had answered."""
+        return len(self._waiters)
+
+    @property
+    def leading(self) -> int:
+        """Carts whose lane this replica is draining now."""
+        return len(self._leading)
+
     async def close(self, grace_s: float = 0.0) -> None:
         """Stop leading. Batches under way get ``grace_s`` to finish (at shutdown: what
         is left is other replicas' callers' work, and finishing it spares them waiting
