@@ -146,3 +146,61 @@ class TestSigterm:
             cart = (await client.get(f"{survivor}/v1/cart", headers=headers)).json()
         deployment.replicas.remove(victim_url)
         assert sum(i["quantity"] for i in cart["items"] if i["product_id"] == 15) == len(keys)
+
+
+class TestSigtermUnderLoad:
+    async def test_no_acknowledged_write_is_lost_and_no_connection_is_reset(
+        self, deployment: Deployment
+    ) -> None:
+        """Ten clients write without pause to a replica that is told to stop. A write is
+        answered, or refused before it was sent (the client then sends it, same key, to
+        another replica): never cut off mid-request."""
+        victim_url = deployment.add_replica()
+        victim = deployment.processes[-1]
+        survivor = deployment.replicas[0]
+        headers = {"Authorization": f"Bearer {user_token()}"}
+        acknowledged: list[str] = []
+        cut_off: list[str] = []
+        moved: list[str] = []
+        enough = asyncio.Event()
+
+        async def writer(client: httpx.AsyncClient) -> None:
+            target = victim_url
+            while len(acknowledged) < 120:
+                key = str(uuid.uuid4())
+                try:
+                    answer = await client.post(
+                        f"{target}/v1/cart/items",
+                        json={"product_id": 15},
+                        headers={**headers, "Idempotency-Key": key},
+                    )
+                except httpx.ConnectError:  # refused: never sent; send it elsewhere
+                    target = survivor
+                    moved.append(key)
+                    answer = await client.post(
+                        f"{survivor}/v1/cart/items",
+                        json={"product_id": 15},
+                        headers={**headers, "Idempotency-Key": key},
+                    )
+                except httpx.TransportError as exc:
+                    cut_off.append(f"{type(exc).__name__}: {exc}")
+                    return
+                assert answer.status_code == 200, answer.text
+                acknowledged.append(key)
+                if len(acknowledged) >= 30:
+                    enough.set()
+
+        async with httpx.AsyncClient(timeout=30) as client:
+            (await client.get(f"{victim_url}/v1/cart", headers=headers)).raise_for_status()
+            writers = [asyncio.create_task(writer(client)) for _ in range(10)]
+            await asyncio.wait_for(enough.wait(), 60)
+            victim.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(asyncio.gather(*writers), 120)
+            await asyncio.to_thread(victim.wait, 15)
+            cart = (await client.get(f"{survivor}/v1/cart", headers=headers)).json()
+        deployment.replicas.remove(victim_url)
+        assert cut_off == []
+        assert moved  # the load went on through the stop, and on to another replica
+        assert sum(i["quantity"] for i in cart["items"] if i["product_id"] == 15) == len(
+            acknowledged
+        )
