@@ -121,6 +121,61 @@ def redis_cluster_url() -> Iterator[str]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def redis_sentinel_url() -> Iterator[str]:
+    """A Redis master of our own and one Sentinel watching it (``redis-server
+    --sentinel``), as ``redis+sentinel://127.0.0.1:PORT/cartsync``."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not installed: run `make setup` (or .ci/run)")
+    workdir = tempfile.mkdtemp(prefix="cartsync-sentinel-")
+    master_port, sentinel_port = free_port(), free_port()
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        processes.append(
+            subprocess.Popen(
+                [
+                    binary,
+                    "--port",
+                    str(master_port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    workdir,
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        _wait_for_ping(redis.Redis(port=master_port), processes)
+        conf = f"{workdir}/sentinel.conf"  # Sentinel rewrites its own configuration file
+        with open(conf, "w") as handle:
+            handle.write(
+                f"port {sentinel_port}\nbind 127.0.0.1\ndir {workdir}\n"
+                f"sentinel monitor cartsync 127.0.0.1 {master_port} 1\n"
+            )
+        processes.append(
+            subprocess.Popen(
+                [binary, conf, "--sentinel"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+        )
+        sentinel = redis.Redis(port=sentinel_port)
+        _wait_for_ping(sentinel, processes)
+        deadline = time.monotonic() + 10
+        while not sentinel.execute_command("SENTINEL", "get-master-addr-by-name", "cartsync"):
+            assert time.monotonic() < deadline, "sentinel does not know the master"
+            time.sleep(0.05)  # wait-ok: polling the sentinel with a deadline
+        yield f"redis+sentinel://127.0.0.1:{sentinel_port}/cartsync/0"
+    finally:
+        for process in processes:
+            stop(process)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def _cluster_port() -> int:
     """A free port whose cluster bus port (port + 10000) is free and valid too."""
     while True:

@@ -120,6 +120,7 @@ class RequestLogMiddleware:
                     latency_ms=round((time.perf_counter() - started) * 1000, 2),
                     cache=facts.cache or ("upstream" if facts.upstream_calls else None),
                     upstream_calls=facts.upstream_calls,
+                    batch_size=facts.batch_size or None,
                 )
 
 

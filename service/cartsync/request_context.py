@@ -25,6 +25,7 @@ class RequestFacts:
     trace_flags: str = "00"
     cache: str | None = None  # "near", "state" or "upstream": where the cart came from
     upstream_calls: int = 0
+    batch_size: int = 0  # operations in the upstream write that carried this request's ops
 
     def traceparent(self) -> str:
         """A W3C ``traceparent`` for one call to the store: our trace, a new span."""
@@ -62,3 +63,9 @@ def note_upstream_call() -> RequestFacts | None:
     if facts is not None:
         facts.upstream_calls += 1
     return facts
+
+
+def note_batch(size: int) -> None:
+    facts = _current.get()
+    if facts is not None and size:
+        facts.batch_size = max(facts.batch_size, size)

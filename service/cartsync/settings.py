@@ -123,10 +123,21 @@ def _check(settings: Settings) -> None:
         "redis",
         "rediss",
         "unix",
+        "redis+sentinel",
     ):
-        raise SettingsError("CARTSYNC_REDIS_URL must be a redis://, rediss:// or unix:// URL")
+        raise SettingsError(
+            "CARTSYNC_REDIS_URL must be a redis://, rediss://, unix:// or redis+sentinel:// URL"
+        )
+    if settings.redis_url is not None and settings.redis_url.startswith("redis+sentinel://"):
+        from .state.redis import parse_sentinel_url
+
+        try:
+            parse_sentinel_url(settings.redis_url)
+        except ValueError as exc:
+            raise SettingsError(f"CARTSYNC_REDIS_URL: {exc}") from exc
     if settings.redis_cluster and (
-        settings.redis_url is None or urlparse(settings.redis_url).scheme == "unix"
+        settings.redis_url is None
+        or urlparse(settings.redis_url).scheme in ("unix", "redis+sentinel")
     ):
         raise SettingsError(
             "CARTSYNC_REDIS_CLUSTER needs a redis:// or rediss:// CARTSYNC_REDIS_URL"

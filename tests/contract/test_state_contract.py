@@ -1,5 +1,5 @@
-"""One contract for every state store: Redis, Redis Cluster and the embedded one behave
-the same."""
+"""One contract for every state store: Redis (alone, behind Sentinel, as a Cluster) and
+the embedded one behave the same."""
 
 from __future__ import annotations
 
@@ -16,12 +16,19 @@ from cartsync.state.port import Change, Snapshot, StateStore
 from cartsync.state.redis import RedisStateStore
 
 
-@pytest.fixture(params=["memory", "redis", "cluster"])
+@pytest.fixture(params=["memory", "redis", "cluster", "sentinel"])
 async def store(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator[StateStore]:
     if request.param == "memory":
         memory = MemoryStateStore()
         yield memory
         await memory.aclose()
+        return
+    if request.param == "sentinel":
+        # Our own master behind our own Sentinel (conftest.redis_sentinel_url).
+        sentinel_store = RedisStateStore.from_url(request.getfixturevalue("redis_sentinel_url"))
+        await sentinel_store._redis.flushdb()
+        yield sentinel_store
+        await sentinel_store.aclose()
         return
     if request.param == "cluster":
         # Our own 3-master cluster (conftest.redis_cluster_url), flushed on every node.

@@ -53,6 +53,7 @@ class TestTracing:
         assert line["trace_id"] == trace_id
         assert 1 <= line["upstream_calls"] <= len(ours)
         assert (line["method"], line["path"], line["status"]) == ("POST", "/v1/cart/items", 200)
+        assert line["batch_size"] == 1  # one write alone: an upstream write of one
 
     async def test_a_malformed_traceparent_starts_a_new_trace(
         self, client: httpx.AsyncClient, sim: httpx.AsyncClient, gateway: Gateway

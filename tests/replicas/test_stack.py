@@ -204,3 +204,40 @@ class TestSigtermUnderLoad:
         assert sum(i["quantity"] for i in cart["items"] if i["product_id"] == 15) == len(
             acknowledged
         )
+
+
+class TestBatchSizeInLogs:
+    async def test_a_coalesced_write_logs_the_size_of_its_batch(
+        self, deployment: Deployment
+    ) -> None:
+        headers = {"Authorization": f"Bearer {user_token()}"}
+        url = deployment.replicas[0]
+        ids = [uuid.uuid4().hex[:16] for _ in range(12)]
+        async with httpx.AsyncClient(timeout=30) as client:
+            (await client.get(f"{url}/v1/cart", headers=headers)).raise_for_status()
+            answers = await asyncio.gather(
+                *(
+                    client.post(
+                        f"{url}/v1/cart/items",
+                        json={"product_id": 15},
+                        headers={**headers, "X-Request-ID": request_id},
+                    )
+                    for request_id in ids
+                )
+            )
+        assert {a.status_code for a in answers} == {200}
+        sizes: dict[str, int] = {}
+        deadline = time.monotonic() + 5
+        while len(sizes) < len(ids):
+            assert time.monotonic() < deadline, sizes
+            for log in deployment.logs.glob("replica-*.log"):
+                for raw in log.read_text().splitlines():
+                    if '"request"' not in raw:
+                        continue
+                    line = json.loads(raw)
+                    if line.get("request_id") in ids and line.get("event") == "request":
+                        sizes[line["request_id"]] = line["batch_size"]
+            await asyncio.sleep(0.02)  # wait-ok: lines are written after the answers
+        # The first write goes alone; the rest, queued behind it, share one batch.
+        assert sorted(sizes.values())[-1] > 1
+        assert sum(1 for size in sizes.values() if size > 1) >= len(ids) - 2

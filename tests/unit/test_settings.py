@@ -66,3 +66,37 @@ class TestSettings:
             load_settings(
                 {**BASE, "CARTSYNC_LOCK_TTL_S": "5", "CARTSYNC_UPSTREAM_READ_TIMEOUT_S": "10"}
             )
+
+
+class TestRedisTopologies:
+    def test_a_sentinel_url_names_its_sentinels_master_database_and_password(self) -> None:
+        from cartsync.state.redis import parse_sentinel_url
+
+        url = "redis+sentinel://:p%40ss@10.0.0.1:26379,10.0.0.2:26380/shop/3"
+        assert load_settings({**BASE, "CARTSYNC_REDIS_URL": url}).redis_url == url
+        assert parse_sentinel_url(url) == (
+            [("10.0.0.1", 26379), ("10.0.0.2", 26380)],
+            "shop",
+            3,
+            "p@ss",
+        )
+
+    @pytest.mark.parametrize(
+        ("url", "fault"),
+        [
+            ("redis+sentinel://10.0.0.1:26379", "no master"),
+            ("redis+sentinel://10.0.0.1/shop", "host:port"),
+            ("redis+sentinel://10.0.0.1:26379/shop/x", "not a number"),
+        ],
+    )
+    def test_a_bad_sentinel_url_is_refused_at_start(self, url: str, fault: str) -> None:
+        with pytest.raises(SettingsError, match=f"CARTSYNC_REDIS_URL: .*{fault}"):
+            load_settings({**BASE, "CARTSYNC_REDIS_URL": url})
+
+    def test_cluster_mode_needs_a_tcp_redis_url(self) -> None:
+        with pytest.raises(SettingsError, match="CARTSYNC_REDIS_CLUSTER"):
+            load_settings({**BASE, "CARTSYNC_REDIS_CLUSTER": "true"})
+        settings = load_settings(
+            {**BASE, "CARTSYNC_REDIS_URL": "redis://10.0.0.1:7000", "CARTSYNC_REDIS_CLUSTER": "1"}
+        )
+        assert settings.redis_cluster

@@ -76,6 +76,7 @@ class OpResult(msgspec.Struct, omit_defaults=True):
     retry_after: int | None = None
     etag: str = ""
     body: bytes = b""  # the cart after the batch (applied), or the store's cart (refused)
+    batch: int = 0  # operations in the upstream write that carried it (0: none, or unknown)
 
 
 class Inflight(msgspec.Struct):
@@ -616,9 +617,12 @@ class Lane:
                 return False
             after = recorded
         results = []
+        size = len(batch)
         for queued, error in zip(batch, outcome.errors, strict=True):
             if error is None:
-                results.append(OpResult(queued.op_id, "applied", etag=after.etag, body=after.body))
+                results.append(
+                    OpResult(queued.op_id, "applied", etag=after.etag, body=after.body, batch=size)
+                )
                 continue
             translated = domain.translate(error)
             body = after.body if error.cart is not None else b""
@@ -632,6 +636,7 @@ class Lane:
                     field=translated.field,
                     etag=after.etag if body else "",
                     body=body,
+                    batch=size,
                 )
             )
         return await self._complete(cart_id, token, len(batch), results)

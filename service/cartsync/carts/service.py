@@ -23,7 +23,7 @@ import msgspec
 import structlog
 
 from ..auth import Owner
-from ..request_context import note_cache
+from ..request_context import note_batch, note_cache
 from ..settings import Settings
 from ..state.port import Change, Message, Snapshot, StateStore, StateUnavailable
 from ..upstream.errors import UpstreamRateLimited, UpstreamRejected, UpstreamUnavailable
@@ -381,7 +381,9 @@ class CartService:
             QueuedOp(op_id, operation, tag if index == 0 else None, group, len(operations), now)
             for index, (op_id, operation) in enumerate(operations)
         ]
-        return await self.lane.submit(cart_id, queued, self._settings.write_timeout_s)
+        results = await self.lane.submit(cart_id, queued, self._settings.write_timeout_s)
+        note_batch(max((r.batch for r in results if r is not None), default=0))
+        return results
 
     async def abandoned(self, owner: Owner, op_ids: Sequence[str]) -> bool:
         """None of these operations is queued, in flight or answered: they never left the

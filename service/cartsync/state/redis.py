@@ -15,11 +15,13 @@ import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from importlib import resources
 from typing import Any, ParamSpec, TypeVar
+from urllib.parse import unquote
 
 import msgspec
 import redis.asyncio as redis
 import structlog
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.sentinel import Sentinel
 
 from . import keys
 from .port import Change, ChangeHandler, Message, ResultsReady, Snapshot, StateUnavailable
@@ -95,6 +97,33 @@ def _translated(
     return wrapper
 
 
+SENTINEL_SCHEME = "redis+sentinel://"
+
+
+def parse_sentinel_url(url: str) -> tuple[list[tuple[str, int]], str, int, str | None]:
+    """``redis+sentinel://[:password@]host:port[,host:port…]/master[/db]``: the sentinels,
+    the monitored master's name, the database and the password (of the master, and of
+    the sentinels when they have one)."""
+    rest = url.removeprefix(SENTINEL_SCHEME)
+    netloc, _, path = rest.partition("/")
+    password: str | None = None
+    if "@" in netloc:
+        credentials, netloc = netloc.rsplit("@", 1)
+        password = unquote(credentials.partition(":")[2]) or None
+    hosts = []
+    for part in netloc.split(","):
+        host, _, port = part.strip().rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"sentinel address {part!r} is not host:port")
+        hosts.append((host, int(port)))
+    master, _, db = path.partition("/")
+    if not master:
+        raise ValueError("the sentinel URL names no master (…/mymaster)")
+    if db and not db.isdigit():
+        raise ValueError(f"database {db!r} is not a number")
+    return hosts, master, int(db or 0), password
+
+
 class RedisStateStore:
     def __init__(
         self,
@@ -142,7 +171,23 @@ class RedisStateStore:
         script and pipeline of a cart stays in one slot; PUBLISH reaches every node.
         """
         client: redis.Redis | RedisCluster
-        if cluster:
+        if url.startswith(SENTINEL_SCHEME):
+            hosts, master, db, password = parse_sentinel_url(url)
+            sentinel = Sentinel(  # type: ignore[no-untyped-call]
+                hosts,
+                socket_timeout=5,
+                socket_connect_timeout=3,
+                sentinel_kwargs={"password": password} if password else None,
+            )
+            client = sentinel.master_for(
+                master,
+                db=db,
+                password=password,
+                socket_timeout=5,
+                socket_connect_timeout=3,
+                max_connections=max_connections,
+            )
+        elif cluster:
             client = RedisCluster.from_url(
                 url,
                 max_connections=max_connections,
