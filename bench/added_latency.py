@@ -9,7 +9,6 @@ import argparse
 import asyncio
 import json
 import statistics
-import sys
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -20,7 +19,7 @@ import redis
 
 from .cached_read import _redis
 from .profile import py_spy, summarise
-from .tools import bench_token, cpu_seconds, free_port, gateway_env, server
+from .tools import bench_token, cpu_seconds, free_port, gateway, gateway_env, storesim
 
 LATENCY = "80:0:60:15"
 
@@ -56,17 +55,13 @@ async def measure(writes: int, profile: Path | None = None) -> dict[str, Any]:
     redis_process, redis_url = _redis()
     sim_port, port = free_port(), free_port()
     env = gateway_env(f"http://127.0.0.1:{sim_port}", redis_url)
-    storesim = [sys.executable, "-m", "storesim", "--port", str(sim_port), "--latency", LATENCY]
-    cartsync = [sys.executable, "-m", "cartsync", "serve", "--host", "127.0.0.1"]
     try:
         with (
-            server(storesim, f"http://127.0.0.1:{sim_port}/__sim/state"),
-            server(
-                [*cartsync, "--port", str(port)], f"http://127.0.0.1:{port}/healthz", env=env
-            ) as gateway_process,
+            storesim(sim_port, "--latency", LATENCY),
+            gateway(port, env) as gateway_process,
         ):
             headers = {"Authorization": f"Bearer {bench_token('added-latency')}"}
-            gateway: list[float] = []
+            via_gateway: list[float] = []
             direct: list[float] = []
             gateway_cpu = 0.0
             async with httpx.AsyncClient(timeout=30) as client:
@@ -84,7 +79,7 @@ async def measure(writes: int, profile: Path | None = None) -> dict[str, Any]:
                             json={"product_id": 15},
                             headers=headers,
                         )
-                        gateway.append((time.perf_counter() - started) * 1000)
+                        via_gateway.append((time.perf_counter() - started) * 1000)
                         gateway_cpu += cpu_seconds(gateway_process.pid) - cpu_before
                         started = time.perf_counter()
                         await client.post(
@@ -101,12 +96,12 @@ async def measure(writes: int, profile: Path | None = None) -> dict[str, Any]:
     return {
         "profile": summarise(profile) if profile else None,
         "writes": writes,
-        "gateway_p50": statistics.median(gateway),
-        "gateway_p99": _p99(gateway),
+        "gateway_p50": statistics.median(via_gateway),
+        "gateway_p99": _p99(via_gateway),
         "direct_p50": statistics.median(direct),
         "direct_p99": _p99(direct),
-        "added_p50": statistics.median(gateway) - statistics.median(direct),
-        "added_p99": _p99(gateway) - _p99(direct),
+        "added_p50": statistics.median(via_gateway) - statistics.median(direct),
+        "added_p99": _p99(via_gateway) - _p99(direct),
         "gateway_cpu_ms_per_write": gateway_cpu * 1000 / writes,
         "redis_commands_per_write": commands / writes,
         "redis_round_trip_ms": round_trip,

@@ -21,7 +21,17 @@ from pathlib import Path
 import httpx
 import redis
 
-from .tools import bench_token, cpu_seconds, free_port, gateway_env, rss_mib, server, wrk
+from .tools import (
+    bench_token,
+    cpu_seconds,
+    free_port,
+    gateway,
+    gateway_env,
+    rss_mib,
+    server,
+    storesim,
+    wrk,
+)
 
 
 def _redis() -> tuple[subprocess.Popen[bytes], str]:
@@ -94,24 +104,8 @@ def main() -> None:
     auth = {"Authorization": f"Bearer {token}"}
     try:
         with (
-            server(
-                [sys.executable, "-m", "storesim", "--port", str(sim_port)],
-                f"http://127.0.0.1:{sim_port}/__sim/state",
-            ),
-            server(
-                [
-                    sys.executable,
-                    "-m",
-                    "cartsync",
-                    "serve",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                ],
-                f"http://127.0.0.1:{port}/healthz",
-                env=env,
-            ) as gateway,
+            storesim(sim_port),
+            gateway(port, env) as replica,
         ):
             base = f"http://127.0.0.1:{port}"
             for product in (10, 11, 15):
@@ -153,18 +147,18 @@ def main() -> None:
                         )
                     )
                     runs["read"].append(
-                        _measure(f"{base}/v1/cart", gateway.pid, args.connections, seconds, auth)
+                        _measure(f"{base}/v1/cart", replica.pid, args.connections, seconds, auth)
                     )
                     runs["304"].append(
                         _measure(
                             f"{base}/v1/cart",
-                            gateway.pid,
+                            replica.pid,
                             args.connections,
                             seconds,
                             {**auth, "If-None-Match": etag},
                         )
                     )
-            rss_after = rss_mib(gateway.pid)
+            rss_after = rss_mib(replica.pid)
     finally:
         redis_process.terminate()
         redis_process.wait()

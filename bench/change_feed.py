@@ -12,14 +12,13 @@ import argparse
 import asyncio
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import httpx
 
 from .cached_read import _redis
-from .tools import bench_token, free_port, gateway_env, rss_mib, server
+from .tools import bench_token, free_port, gateway, gateway_env, rss_mib, storesim
 
 
 class Stream:
@@ -141,15 +140,11 @@ async def run(streams: int, writes: int, users: int, json_path: str | None = Non
     redis_process, redis_url = _redis()
     sim_port, one, two = free_port(), free_port(), free_port()
     env = gateway_env(f"http://127.0.0.1:{sim_port}", redis_url)
-    serve = [sys.executable, "-m", "cartsync", "serve", "--host", "127.0.0.1", "--port"]
     try:
         with (
-            server(
-                [sys.executable, "-m", "storesim", "--port", str(sim_port)],
-                f"http://127.0.0.1:{sim_port}/__sim/state",
-            ),
-            server([*serve, str(one)], f"http://127.0.0.1:{one}/healthz", env=env),
-            server([*serve, str(two)], f"http://127.0.0.1:{two}/healthz", env=env) as b,
+            storesim(sim_port),
+            gateway(one, env),
+            gateway(two, env) as b,
         ):
             latencies, from_send = await ack_to_event(one, two, writes)
             load = await many_streams(one, two, b.pid, streams, users)

@@ -16,7 +16,6 @@ import asyncio
 import json
 import math
 import statistics
-import sys
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -24,7 +23,7 @@ from pathlib import Path
 import httpx
 
 from .cached_read import _redis
-from .tools import bench_token, free_port, gateway_env, server
+from .tools import bench_token, free_port, gateway, gateway_env, storesim
 
 
 class Timings:
@@ -92,24 +91,12 @@ async def measure(shoppers: int) -> dict[str, object]:
     redis_process, redis_url = _redis()
     sim_port, one, two = free_port(), free_port(), free_port()
     env = gateway_env(f"http://127.0.0.1:{sim_port}", redis_url)
-    serve = [sys.executable, "-m", "cartsync", "serve", "--host", "127.0.0.1", "--port"]
     timings = Timings()
     try:
         with (
-            server(
-                [
-                    sys.executable,
-                    "-m",
-                    "storesim",
-                    "--port",
-                    str(sim_port),
-                    "--latency",
-                    "realistic",
-                ],
-                f"http://127.0.0.1:{sim_port}/__sim/state",
-            ),
-            server([*serve, str(one)], f"http://127.0.0.1:{one}/healthz", env=env),
-            server([*serve, str(two)], f"http://127.0.0.1:{two}/healthz", env=env),
+            storesim(sim_port, "--latency", "realistic"),
+            gateway(one, env),
+            gateway(two, env),
         ):
             replicas = [f"http://127.0.0.1:{one}", f"http://127.0.0.1:{two}"]
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{sim_port}") as sim:

@@ -5,23 +5,18 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import jwt
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from deploy.local.stack import free_port as free_port  # shared with the local stack
+from deploy.local.stack import replica_command
 
 
 @contextmanager
@@ -55,6 +50,19 @@ def server(
         except subprocess.TimeoutExpired:
             process.kill()  # e.g. uvicorn waiting for streams a client left open
             process.wait()
+
+
+def gateway(port: int, env: dict[str, str]) -> AbstractContextManager[subprocess.Popen[bytes]]:
+    """A gateway replica on ``port``, run with the command the image and the local stack
+    run (``deploy/local/stack.py``)."""
+    argv = [sys.executable, *replica_command("127.0.0.1", port)]
+    return server(argv, f"http://127.0.0.1:{port}/healthz", env=env)
+
+
+def storesim(port: int, *extra: str) -> AbstractContextManager[subprocess.Popen[bytes]]:
+    """storesim on ``port`` (``extra``: e.g. ``--latency realistic``)."""
+    argv = [sys.executable, "-m", "storesim", "--port", str(port), *extra]
+    return server(argv, f"http://127.0.0.1:{port}/__sim/state")
 
 
 @dataclass

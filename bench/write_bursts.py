@@ -14,14 +14,14 @@ import asyncio
 import json
 import math
 import statistics
-import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from .cached_read import _redis
-from .tools import bench_token, free_port, gateway_env, server
+from .tools import bench_token, free_port, gateway, gateway_env, storesim
 
 LATENCY = "80:0:60:15"
 
@@ -56,17 +56,7 @@ async def through_cartsync(
         wall = (time.perf_counter() - started) * 1000
         writes = await _writes(sim) - before
         cart = (await client.get("/v1/cart")).json()
-    kept = sum(i["quantity"] for i in cart["items"])
-    ok = sum(1 for _, r in timed if r.status_code == 200)
-    latencies = [t for t, _ in timed]
-    return {
-        "wall_ms": wall,
-        "p50": statistics.median(latencies),
-        "p99": _pct(latencies, 0.99),
-        "writes": writes,
-        "acknowledged": ok,
-        "lost": ok - kept,
-    }
+    return _summary(timed, wall, writes, cart, acknowledged_status=200)
 
 
 async def straight(
@@ -93,8 +83,19 @@ async def straight(
         cart = (
             await client.get(f"{api}/cart", headers={"Cart-Token": headers["Cart-Token"]})
         ).json()
+    return _summary(timed, wall, writes, cart, acknowledged_status=201)
+
+
+def _summary(
+    timed: list[tuple[float, httpx.Response]],
+    wall: float,
+    writes: int,
+    cart: dict[str, Any],
+    acknowledged_status: int,
+) -> dict[str, float]:
+    """One row: timings, upstream writes, and acknowledged items the cart does not hold."""
     kept = sum(i["quantity"] for i in cart["items"])
-    ok = sum(1 for _, r in timed if r.status_code == 201)
+    ok = sum(1 for _, r in timed if r.status_code == acknowledged_status)
     latencies = [t for t, _ in timed]
     return {
         "wall_ms": wall,
@@ -113,24 +114,8 @@ async def run(sizes: list[int]) -> list[tuple[int, str, dict[str, float]]]:
     rows = []
     try:
         with (
-            server(
-                [sys.executable, "-m", "storesim", "--port", str(sim_port), "--latency", LATENCY],
-                f"http://127.0.0.1:{sim_port}/__sim/state",
-            ),
-            server(
-                [
-                    sys.executable,
-                    "-m",
-                    "cartsync",
-                    "serve",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                ],
-                f"http://127.0.0.1:{port}/healthz",
-                env=env,
-            ),
+            storesim(sim_port, "--latency", LATENCY),
+            gateway(port, env),
         ):
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{sim_port}") as sim:
                 for n in sizes:

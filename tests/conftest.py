@@ -24,43 +24,13 @@ def redis_url() -> Iterator[str]:
 
     Never a shared Redis: tests may flush it.
     """
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise RuntimeError("redis-server is not installed: run `make setup` (or .ci/run)")
     port = free_port()
     workdir = tempfile.mkdtemp(prefix="cartsync-redis-")
-    process = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            workdir,
-            "--protected-mode",
-            "yes",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process = _redis_server(port, workdir, "--protected-mode", "yes")
     url = f"redis://127.0.0.1:{port}/0"
     client = redis.Redis.from_url(url)
     try:
-        for _ in range(200):
-            try:
-                if client.ping():
-                    break
-            except redis.ConnectionError:
-                if process.poll() is not None:
-                    raise RuntimeError("redis-server exited at start") from None
-                time.sleep(0.025)  # wait-ok: polling a starting redis-server with a deadline
-        else:
-            raise RuntimeError("redis-server did not answer PING")
+        _wait_for_ping(client, [process])
         yield url
     finally:
         client.close()
@@ -73,9 +43,9 @@ def redis_cluster_url() -> Iterator[str]:
     """A Redis Cluster of our own: 3 masters on free ports (``--cluster-enabled yes``),
     joined with ``redis-cli --cluster create``; the URL of one node (the client finds
     the rest)."""
-    binary, cli = shutil.which("redis-server"), shutil.which("redis-cli")
-    if binary is None or cli is None:
-        raise RuntimeError("redis-server is not installed: run `make setup` (or .ci/run)")
+    cli = shutil.which("redis-cli")
+    if cli is None:
+        raise RuntimeError("redis-cli is not installed: run `make setup` (or .ci/run)")
     workdir = tempfile.mkdtemp(prefix="cartsync-cluster-")
     ports = [_cluster_port() for _ in range(3)]
     processes = []
@@ -84,15 +54,10 @@ def redis_cluster_url() -> Iterator[str]:
             node_dir = f"{workdir}/{port}"
             subprocess.run(["mkdir", "-p", node_dir], check=True)
             processes.append(
-                subprocess.Popen(
-                    [
-                        *(binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""),
-                        *("--appendonly", "no", "--dir", node_dir, "--cluster-enabled", "yes"),
-                        *("--cluster-config-file", f"{node_dir}/nodes.conf"),
-                        *("--cluster-node-timeout", "2000"),
-                    ],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
+                _redis_server(
+                    *(port, node_dir, "--cluster-enabled", "yes"),
+                    *("--cluster-config-file", f"{node_dir}/nodes.conf"),
+                    *("--cluster-node-timeout", "2000"),
                 )
             )
         for port in ports:
@@ -132,25 +97,7 @@ def redis_sentinel_url() -> Iterator[str]:
     master_port, sentinel_port = free_port(), free_port()
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        processes.append(
-            subprocess.Popen(
-                [
-                    binary,
-                    "--port",
-                    str(master_port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    workdir,
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
+        processes.append(_redis_server(master_port, workdir))
         _wait_for_ping(redis.Redis(port=master_port), processes)
         conf = f"{workdir}/sentinel.conf"  # Sentinel rewrites its own configuration file
         with open(conf, "w") as handle:
@@ -174,6 +121,22 @@ def redis_sentinel_url() -> Iterator[str]:
         for process in processes:
             stop(process)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+_NO_PERSISTENCE = ("--save", "", "--appendonly", "no")
+
+
+def _redis_server(port: int, workdir: str, *extra: str) -> subprocess.Popen[bytes]:
+    """A redis-server of ours on 127.0.0.1:``port``, no persistence, files in ``workdir``."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not installed: run `make setup` (or .ci/run)")
+    address = ("--port", str(port), "--bind", "127.0.0.1")
+    return subprocess.Popen(
+        [binary, *address, *_NO_PERSISTENCE, "--dir", workdir, *extra],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def _cluster_port() -> int:

@@ -35,6 +35,7 @@ from .lane import Lane, OpResult, QueuedOp, UpstreamSession, new_op_id
 from .merge import plan
 from .near_cache import NearCache
 from .operations import ApplyCoupon, Operation
+from .single_flight import single_flight
 from .snapshots import Snapshots, decode_body
 
 log = structlog.get_logger(__name__)
@@ -226,20 +227,11 @@ class CartService:
             self.stats.near_hits += 1
             note_cache("near")
             return near
-        reading = self._reading.get(cart_id)
-        if reading is not None:  # many streams woken by one change: one Redis read
-            return await asyncio.shield(reading)
-        future: asyncio.Future[Snapshot | None] = asyncio.get_running_loop().create_future()
-        self._reading[cart_id] = future
-        try:
-            stored = await self._snapshots.current(cart_id)
-            future.set_result(stored)
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()
-            raise
-        finally:
-            del self._reading[cart_id]
+        # Many streams woken by one change: one Redis read.
+        return await single_flight(self._reading, cart_id, lambda: self._from_state(cart_id))
+
+    async def _from_state(self, cart_id: str) -> Snapshot | None:
+        stored = await self._snapshots.current(cart_id)
         if stored is not None:
             self.stats.state_hits += 1
             note_cache("state")
@@ -247,21 +239,7 @@ class CartService:
 
     async def _refresh(self, cart_id: str) -> Snapshot:
         """One upstream read for however many callers need it (per replica)."""
-        flight = self._flights.get(cart_id)
-        if flight is not None:
-            return await asyncio.shield(flight)
-        future: asyncio.Future[Snapshot] = asyncio.get_running_loop().create_future()
-        self._flights[cart_id] = future
-        try:
-            snapshot = await self._read_through(cart_id)
-            future.set_result(snapshot)
-            return snapshot
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: waiters get it, nobody logs "never retrieved"
-            raise
-        finally:
-            del self._flights[cart_id]
+        return await single_flight(self._flights, cart_id, lambda: self._read_through(cart_id))
 
     async def _read_through(self, cart_id: str) -> Snapshot:
         deadline = time.monotonic() + self._settings.lock_wait_s
@@ -420,31 +398,22 @@ class CartService:
         near = self._products.get(key)
         if near is not None and near[1] > now:
             return near[0]
+        # A page everyone asks for at once: one load.
+        return await single_flight(self._product_loads, key, lambda: self._load_product(key, load))
+
+    async def _load_product(self, key: str, load: Callable[[], Awaitable[object]]) -> bytes:
         ttl = self._settings.products_ttl_s
-        pending = self._product_loads.get(key)
-        if pending is not None:  # a page everyone asks for at once: one load
-            return await asyncio.shield(pending)
-        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-        self._product_loads[key] = future
-        try:
-            stored = await self._state.get_value(key)
-            if stored is None:
-                try:
-                    loaded = await load()
-                except UpstreamUnavailable as exc:
-                    raise _unavailable(exc) from exc
-                except UpstreamRejected as exc:
-                    raise translate(exc) from exc
-                stored = _ENCODER.encode(loaded)
-                await self._state.set_value(key, stored, ttl)
-            future.set_result(stored)
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()
-            raise
-        finally:
-            del self._product_loads[key]
-        self._products[key] = (stored, now + ttl)
+        stored = await self._state.get_value(key)
+        if stored is None:
+            try:
+                loaded = await load()
+            except UpstreamUnavailable as exc:
+                raise _unavailable(exc) from exc
+            except UpstreamRejected as exc:
+                raise translate(exc) from exc
+            stored = _ENCODER.encode(loaded)
+            await self._state.set_value(key, stored, ttl)
+        self._products[key] = (stored, time.monotonic() + ttl)
         if len(self._products) > 2000:
             self._products.pop(next(iter(self._products)))
         return stored
