@@ -15,7 +15,7 @@ import msgspec
 
 from cartsync.upstream.storeapi_mapping import CART_DECODER, to_cart
 
-RECORDINGS = Path(__file__).resolve().parents[1].parent / "shared" / "recordings" / "storeapi"
+RECORDINGS = Path(__file__).resolve().parents[1] / "tests" / "fidelity" / "recordings" / "storeapi"
 # CARTSYNC_RECORDINGS overrides, as for the fidelity tests.
 if os.environ.get("CARTSYNC_RECORDINGS"):
     RECORDINGS = Path(os.environ["CARTSYNC_RECORDINGS"]) / "storeapi"

@@ -1,7 +1,7 @@
 """Extract storesim's catalogue from the recordings of the real store.
 
 Run once when the recordings change:
-    python tools/extract_catalog.py ../shared/recordings/storeapi \
+    python tools/extract_catalog.py tests/fidelity/recordings/storeapi \
         service/storesim/data/products.json
 
 The product JSON is kept exactly as the real store served it, with the site URL

@@ -2,7 +2,7 @@
 
 Presentation (the product JSON) comes from ``data/products.json``, extracted from the
 recordings; the facts the cart engine needs (prices in cents, stock, weight, variation
-attributes) are declared here, matching ``../shared/recordings/README.md``.
+attributes) are declared here, matching ``tests/fidelity/recordings/README.md``.
 """
 
 from __future__ import annotations

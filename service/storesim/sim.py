@@ -20,7 +20,7 @@ from .tokens import NonceMaker, TokenSigner
 @dataclass(frozen=True, slots=True)
 class Latency:
     """Simulated processing time: ``fixed ± jitter`` per request; ``base + per_request``
-    per sub-request for a batch (see ``../shared/docs/upstream-latency.md``)."""
+    per sub-request for a batch (see ``docs/upstream/storeapi.md``, latency)."""
 
     fixed_ms: float = 0.0
     jitter_ms: float = 0.0

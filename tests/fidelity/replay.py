@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
+RECORDINGS = Path(__file__).resolve().parent / "recordings"  # copied in: the project stands alone
 RECORDED_SITE = "http://127.0.0.1:8181"
 # Transport headers that say nothing about the Store API, and cookies, whose exact
 # rules (WooCommerce's browser cookie hooks) do not apply to headless clients: see
@@ -64,10 +65,10 @@ VOLATILE_KEYS = frozenset({"Nonce", "X-WC-Store-API-Nonce", "Nonce-Timestamp", "
 
 def recordings_dir() -> Path:
     configured = os.environ.get("CARTSYNC_RECORDINGS")
-    path = Path(configured) if configured else ROOT.parent / "shared" / "recordings"
+    path = Path(configured) if configured else RECORDINGS
     if not (path / "storeapi" / "index.json").exists():
         raise FileNotFoundError(
-            f"recordings not found at {path}: set CARTSYNC_RECORDINGS or check out shared/"
+            f"recordings not found at {path}: set CARTSYNC_RECORDINGS to a recordings folder"
         )
     return path
 
