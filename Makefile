@@ -33,11 +33,12 @@ storesim: setup
 test: setup
 	$(BIN)/python -m pytest
 
-## lint: ruff, mypy strict, and deploy/ (hadolint, compose schema, yamllint, Kubernetes schemas)
+## lint: ruff, mypy strict, import-linter (the dependency rule), and deploy/ (hadolint, compose schema, yamllint, Kubernetes schemas)
 lint: setup
 	$(BIN)/ruff check service tests tools bench deploy
 	$(BIN)/ruff format --check service tests tools bench deploy
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	BIN=$(BIN) deploy/check.sh
 
 format: setup

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import msgspec
 
-from cartsync.upstream.storeapi_mapping import CART_DECODER, to_cart
+from cartsync.upstream.storeapi.mapping import CART_DECODER, to_cart
 
 RECORDINGS = Path(__file__).resolve().parents[1] / "tests" / "fidelity" / "recordings" / "storeapi"
 # CARTSYNC_RECORDINGS overrides, as for the fidelity tests.

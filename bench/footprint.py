@@ -19,9 +19,9 @@ import msgspec
 import redis
 
 from cartsync.carts.snapshots import digest_of
-from cartsync.state.port import Snapshot
+from cartsync.carts.ports.state import Snapshot
 from cartsync.state.redis import RedisStateStore
-from cartsync.upstream.storeapi_mapping import CART_DECODER, to_cart
+from cartsync.upstream.storeapi.mapping import CART_DECODER, to_cart
 
 from .cached_read import _redis
 from .cart_size import recorded_carts

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 
 from litestar import Litestar
 from litestar.config.app import AppConfig
@@ -23,14 +24,27 @@ from .api.ops import OpsController
 from .api.products import ProductController
 from .api.session import SessionController
 from .auth import Authenticator
+from .carts.feed import ChangeFeed
+from .carts.handoff import Handoff
+from .carts.health import UpstreamHealth
+from .carts.lane import Lane
+from .carts.lane.credentials import CartCredentials
+from .carts.near_cache import NearCache
+from .carts.policy import DAY_S, CartPolicy
+from .carts.ports.state import StateStore
+from .carts.ports.upstream import Upstream
+from .carts.products import Catalogue
+from .carts.reads import CartReads
+from .carts.registry import Registry
 from .carts.service import CartService
+from .carts.snapshots import Snapshots
 from .lifecycle import drain_on_signals
 from .observability import RequestLogMiddleware, configure_logging, register_collector
 from .settings import Settings
 from .state.memory import MemoryStateStore
-from .state.port import StateStore
 from .state.redis import RedisStateStore
-from .upstream.port import Upstream
+from .upstream._http import StoreClientSettings
+from .upstream.cocart import CoCartUpstream
 from .upstream.storeapi import StoreApiUpstream
 
 VERSION = "0.1.0"
@@ -47,13 +61,70 @@ def make_state(settings: Settings) -> StateStore:
     )
 
 
-def make_upstream(settings: Settings) -> StoreApiUpstream:
-    return StoreApiUpstream(
-        settings.upstream_url,
+def make_upstream(settings: Settings) -> Upstream:
+    """The adapter for the store kind the settings name."""
+    client = StoreClientSettings(
         connect_timeout=settings.upstream_connect_timeout_s,
         read_timeout=settings.upstream_read_timeout_s,
         read_retries=settings.upstream_read_retries,
         max_connections=settings.upstream_max_connections,
+    )
+    if settings.upstream_kind == "cocart":
+        return CoCartUpstream(settings.upstream_url, client=client)
+    return StoreApiUpstream(
+        settings.upstream_url, checkout_path=settings.checkout_path, client=client
+    )
+
+
+def cart_policy(settings: Settings) -> CartPolicy:
+    """The domain's settings, in its own terms."""
+    return CartPolicy(
+        lease_ttl_s=settings.lock_ttl_s,
+        lease_wait_s=settings.lock_wait_s,
+        write_timeout_s=settings.write_timeout_s,
+        reconcile_grace_s=settings.reconcile_grace_s,
+        linger_s=settings.linger_ms / 1000,
+        snapshot_freshness_s=settings.snapshot_freshness_s,
+        products_ttl_s=settings.products_ttl_s,
+        cart_ttl_s=int(settings.cart_ttl_days * DAY_S),
+        guest_cart_ttl_s=int(settings.guest_cart_ttl_days * DAY_S),
+        handoff_ttl_s=settings.handoff_ttl_s,
+    )
+
+
+def make_service(
+    policy: CartPolicy, state: StateStore, upstream: Upstream, clock: Callable[[], float]
+) -> CartService:
+    """The cart service and every part of it, wired here and nowhere else."""
+    near = NearCache()
+    feed = ChangeFeed()
+    snapshots = Snapshots(state, near, clock)
+    credentials = CartCredentials(state, upstream)
+    registry = Registry(state, near, policy)
+    health = UpstreamHealth(clock)
+    lane = Lane(
+        state,
+        upstream,
+        snapshots,
+        credentials,
+        lease_ttl_s=policy.lease_ttl_s,
+        reconcile_grace_s=policy.reconcile_grace_s,
+        linger_s=policy.linger_s,
+        on_upstream=health.seen,
+    )
+    reads = CartReads(registry, near, snapshots, lane, feed, policy, clock)
+    return CartService(
+        policy,
+        state,
+        upstream.capabilities,
+        near=near,
+        registry=registry,
+        reads=reads,
+        lane=lane,
+        feed=feed,
+        handoff=Handoff(state, registry, reads, credentials, upstream, policy.handoff_ttl_s),
+        catalogue=Catalogue(state, upstream, policy.products_ttl_s),
+        health=health,
     )
 
 
@@ -90,7 +161,7 @@ def create_app(
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         store = state or make_state(settings)
         source = upstream or make_upstream(settings)
-        service = CartService(settings, store, source)
+        service = make_service(cart_policy(settings), store, source, time.time)
         app.state.state = store
         app.state.service = service
         app.state.authenticator = Authenticator(settings)

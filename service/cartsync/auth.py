@@ -8,14 +8,15 @@ microseconds; the cache makes a hot read cost none).
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
 
 import jwt
 
+from .carts.owners import Owner
+
+__all__ = ["AuthError", "Authenticator", "Owner", "issue_user_token"]
 from .settings import Settings
 
 GUEST_ISSUER = "cartsync"
@@ -32,23 +33,6 @@ class AuthError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
-
-
-@dataclass(frozen=True, slots=True)
-class Owner:
-    """The owner of a cart: a shop user (``sub``) or a guest.
-
-    ``id`` is a stable opaque id (computed once): keys, logs and rate limits never carry
-    the raw subject.
-    """
-
-    kind: str  # "user" | "guest"
-    subject: str
-    id: str = ""
-
-    def __post_init__(self) -> None:
-        digest = hashlib.sha256(f"{self.kind}:{self.subject}".encode()).hexdigest()
-        object.__setattr__(self, "id", f"{self.kind[0]}_{digest[:32]}")
 
 
 class Authenticator:

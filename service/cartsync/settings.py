@@ -24,7 +24,7 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     """Everything configurable, with safe defaults where one exists."""
 
     upstream_url: str
-    upstream_kind: Literal["storeapi"] = "storeapi"
+    upstream_kind: Literal["storeapi", "cocart"] = "storeapi"
     redis_url: str | None = None
     redis_cluster: bool = False
     jwt_secret: str | None = None
@@ -129,7 +129,7 @@ def _check(settings: Settings) -> None:
             "CARTSYNC_REDIS_URL must be a redis://, rediss://, unix:// or redis+sentinel:// URL"
         )
     if settings.redis_url is not None and settings.redis_url.startswith("redis+sentinel://"):
-        from .state.redis import parse_sentinel_url
+        from .redis_url import parse_sentinel_url
 
         try:
             parse_sentinel_url(settings.redis_url)

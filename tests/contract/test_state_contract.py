@@ -11,8 +11,8 @@ import pytest
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
+from cartsync.carts.ports.state import Change, Snapshot, StateStore
 from cartsync.state.memory import MemoryStateStore
-from cartsync.state.port import Change, Snapshot, StateStore
 from cartsync.state.redis import RedisStateStore
 
 

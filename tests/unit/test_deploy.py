@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 from deploy.local.stack import NGINX_CONF, replica_command
 
-from cartsync.carts.service import SHUTDOWN_LANE_GRACE_S
+from cartsync.carts.policy import CartPolicy
 from cartsync.cli import GRACEFUL_SHUTDOWN_S
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -63,5 +63,5 @@ def test_the_grace_period_covers_the_shutdown_sequence() -> None:
     pre_stop = " ".join(pod["containers"][0]["lifecycle"]["preStop"]["exec"]["command"])
     pre_stop_s = float(re.findall(r"sleep\((\d+(?:\.\d+)?)\)", pre_stop)[0])
     assert pod["terminationGracePeriodSeconds"] >= (
-        pre_stop_s + GRACEFUL_SHUTDOWN_S + SHUTDOWN_LANE_GRACE_S
+        pre_stop_s + GRACEFUL_SHUTDOWN_S + CartPolicy().shutdown_lane_grace_s
     )

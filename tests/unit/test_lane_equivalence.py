@@ -5,19 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 
 import httpx
 import msgspec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cartsync.auth import Owner
+from cartsync.app import cart_policy, make_service
 from cartsync.carts import operations as ops
-from cartsync.carts.service import CartService
+from cartsync.carts.owners import Owner
 from cartsync.carts.snapshots import digest_of
 from cartsync.cli import placeholder_settings
 from cartsync.state.memory import MemoryStateStore
-from cartsync.upstream.errors import UpstreamRejected
 from cartsync.upstream.storeapi import StoreApiUpstream
 from storesim import SimConfig
 from storesim import create_app as create_storesim
@@ -45,7 +45,7 @@ def _upstream() -> StoreApiUpstream:
 async def _through_lane(sequence: list[ops.Operation], concurrent: bool) -> str:
     upstream = _upstream()
     settings_ = msgspec.structs.replace(placeholder_settings(), reconcile_grace_s=1.0)
-    service = CartService(settings_, MemoryStateStore(), upstream)
+    service = make_service(cart_policy(settings_), MemoryStateStore(), upstream, time.time)
     await service.start()
     owner = Owner("user", "property")
     pairs = [(f"op{i}", op) for i, op in enumerate(sequence)]
@@ -54,8 +54,7 @@ async def _through_lane(sequence: list[ops.Operation], concurrent: bool) -> str:
     else:
         await service.apply(owner, pairs)
     cart_id = await service.cart_id(owner)
-    token = await service.lane._session.token(cart_id)
-    final = await upstream.fetch_cart(token)
+    final = await upstream.fetch_cart(await service.lane.credentials.get(cart_id))
     await service.close()
     await upstream.aclose()
     return digest_of(final.cart)
@@ -63,13 +62,9 @@ async def _through_lane(sequence: list[ops.Operation], concurrent: bool) -> str:
 
 async def _one_by_one(sequence: list[ops.Operation]) -> str:
     upstream = _upstream()
-    first = await upstream.fetch_cart(None)
-    token, nonce = first.token, first.nonce or ""
+    token = (await upstream.fetch_cart(None)).credentials
     for op in sequence:
-        try:
-            token = (await upstream.apply(token, nonce, op)).token
-        except UpstreamRejected as refused:
-            token = refused.token or token
+        token = (await upstream.apply_batch(token, [op])).credentials or token
     final = await upstream.fetch_cart(token)
     await upstream.aclose()
     return digest_of(final.cart)

@@ -8,7 +8,7 @@ import msgspec
 from bench.cart_size import recorded_carts, sizes
 
 from cartsync.carts.model import mark_stale
-from cartsync.upstream.storeapi_mapping import CART_DECODER, plain_text, to_cart
+from cartsync.upstream.storeapi.mapping import CART_DECODER, plain_text, to_cart
 from tests.fidelity.replay import recordings_dir
 
 

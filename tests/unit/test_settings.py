@@ -70,7 +70,7 @@ class TestSettings:
 
 class TestRedisTopologies:
     def test_a_sentinel_url_names_its_sentinels_master_database_and_password(self) -> None:
-        from cartsync.state.redis import parse_sentinel_url
+        from cartsync.redis_url import parse_sentinel_url
 
         url = "redis+sentinel://:p%40ss@10.0.0.1:26379,10.0.0.2:26380/shop/3"
         assert load_settings({**BASE, "CARTSYNC_REDIS_URL": url}).redis_url == url

@@ -18,7 +18,8 @@ from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParam
 from ..carts import model
 from ..carts import operations as ops
 from ..carts.errors import Invalid
-from ..carts.service import CartView, merge_guest
+from ..carts.merge import merge_guest
+from ..carts.reads import CartView
 from .dependencies import Caller, provide_caller
 from .schemas import (
     AddItemIn,

@@ -1,15 +1,15 @@
 """The checkout handoff: the one place an upstream token leaves cartsync.
 
 ``POST /v1/cart/checkout-link`` gives the app a single-use cartsync link (valid at most
-five minutes); opening it redirects the browser to the shop's checkout with the cart's
-session (``?session=<Cart-Token>``, which WooCommerce 10 restores on storefront pages).
-The link's code is stored only as a hash and never logged.
+five minutes); opening it redirects the browser to the shop with the cart, as the store
+allows (Store API: the checkout with ``?session=<Cart-Token>``, which WooCommerce 10
+restores; CoCart: ``?cocart-load-cart=<key>``). The link's code is stored only as a
+hash and never logged.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
@@ -48,15 +48,7 @@ class CheckoutController(Controller):
         request: Request[Any, Any, Any],
         code: Annotated[str, PathParameter(min_length=20, max_length=100)],
     ) -> Response[None]:
-        state = request.app.state
-        token = await state.service.redeem(code)
-        settings = state.settings
-        target = (
-            settings.upstream_url.rstrip("/")
-            + settings.checkout_path
-            + "?"
-            + urlencode({"session": token})
-        )
+        target = await request.app.state.service.redeem(code)
         return Response(
             None,
             status_code=303,

@@ -18,7 +18,7 @@ from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
 
 from ..auth import AuthError
 from ..carts import errors as domain
-from ..state.port import StateUnavailable
+from ..carts.ports.state import StateUnavailable
 
 log = structlog.get_logger(__name__)
 _ENCODER = msgspec.json.Encoder()

@@ -21,8 +21,8 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from ..auth import Authenticator, Owner
 from ..carts.errors import CartError
+from ..carts.ports.state import StateUnavailable
 from ..carts.service import CartService
-from ..state.port import StateUnavailable
 from .dependencies import Caller, provide_caller
 from .schemas import StreamToken
 

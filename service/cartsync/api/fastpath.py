@@ -21,7 +21,7 @@ from litestar import Litestar
 from prometheus_client import Counter
 
 from ..carts.errors import RateLimited
-from ..carts.service import parse_tag
+from ..carts.reads import parse_tag
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import msgspec
 
 from ..carts.errors import Conflict, Invalid
-from ..state.port import StateStore
+from ..carts.ports.state import StateStore
 
 MAX_KEY_LENGTH = 255
 

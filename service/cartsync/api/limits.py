@@ -11,7 +11,7 @@ import time
 from collections import OrderedDict
 
 from ..carts.errors import RateLimited
-from ..state.port import StateStore
+from ..carts.ports.state import StateStore
 
 
 class LocalWindow:

@@ -7,8 +7,8 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get
 
+from ..carts.ports.state import StateUnavailable
 from ..carts.service import CartService
-from ..state.port import StateStore, StateUnavailable
 
 
 class OpsController(Controller):
@@ -22,12 +22,11 @@ class OpsController(Controller):
 
     @get("/readyz", operation_id="ready", summary="This replica can serve (state store reachable)")
     async def ready(self, request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
-        state: StateStore = request.app.state.state
         service: CartService = request.app.state.service
         if service.draining:  # SIGTERM received: the balancer should stop sending here
             return Response({"status": "draining", "state": "ok"}, status_code=503)
         try:
-            await state.ping()
+            await service.ready()
         except StateUnavailable:
             return Response({"status": "unavailable", "state": "unreachable"}, status_code=503)
         return Response({"status": "ready", "state": "ok"})

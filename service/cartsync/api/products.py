@@ -10,7 +10,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import PathParameter, QueryParameter
 
 from ..carts import model
-from ..upstream.port import ProductQuery
+from ..carts.ports.upstream import ProductQuery
 from .dependencies import Caller, provide_caller
 from .schemas import ErrorBody
 

@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Response
 
-from ..carts.lane import CLASS_BY_KIND, OpResult, new_op_id
+from ..carts.lane.records import CLASS_BY_KIND, OpResult, new_op_id
 from ..carts.operations import Operation
 from .dependencies import Caller
 from .errors import error_bytes, status_of

@@ -11,7 +11,7 @@ import contextlib
 from collections import defaultdict
 from collections.abc import Iterator
 
-from ..state.port import Change
+from .ports.state import Change
 
 _QUEUE_SIZE = 16
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from ..state.port import Change, Snapshot
+from .ports.state import Change, Snapshot
 
 
 def is_newer(candidate: Snapshot, current: Snapshot) -> bool:

@@ -13,9 +13,9 @@ from collections.abc import Callable
 
 import msgspec
 
-from ..state.port import Snapshot, StateStore
 from . import model
 from .near_cache import NearCache
+from .ports.state import Snapshot, StateStore
 
 _ENCODER = msgspec.json.Encoder()
 _CART = msgspec.json.Decoder(model.Cart)

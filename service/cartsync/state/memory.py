@@ -12,7 +12,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from .port import Change, ChangeHandler, Message, ResultsReady, Snapshot
+from ..carts.ports.state import Change, ChangeHandler, Message, ResultsReady, Snapshot
 
 
 @dataclass(slots=True)
@@ -151,14 +151,23 @@ class MemoryStateStore:
         return self._inflight.get(cart_id)
 
     async def complete(
-        self, cart_id: str, token: str, count: int, results: Mapping[str, bytes], ttl_s: int
+        self,
+        cart_id: str,
+        token: str,
+        count: int,
+        results: Mapping[str, bytes],
+        ttl_s: int,
+        then_inflight: bytes | None = None,
     ) -> bool:
         if self._holder(cart_id) != token:
             return False
         queue = self._queues.get(cart_id, [])
         del queue[:count]
         self._results.setdefault(cart_id, {}).update(results)
-        self._inflight.pop(cart_id, None)
+        if then_inflight is None:
+            self._inflight.pop(cart_id, None)
+        else:
+            self._inflight[cart_id] = then_inflight
         await self.publish(ResultsReady(cart_id, tuple(results)))
         return True
 

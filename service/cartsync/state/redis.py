@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from importlib import resources
 from typing import Any, ParamSpec, TypeVar
-from urllib.parse import unquote
 
 import msgspec
 import redis.asyncio as redis
@@ -23,8 +22,16 @@ import structlog
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.sentinel import Sentinel
 
+from ..carts.ports.state import (
+    Change,
+    ChangeHandler,
+    Message,
+    ResultsReady,
+    Snapshot,
+    StateUnavailable,
+)
+from ..redis_url import SENTINEL_SCHEME, parse_sentinel_url
 from . import keys
-from .port import Change, ChangeHandler, Message, ResultsReady, Snapshot, StateUnavailable
 
 log = structlog.get_logger(__name__)
 CART_TTL_S = 30 * 24 * 3600
@@ -95,33 +102,6 @@ def _translated(
             raise StateUnavailable(f"{method.__name__}: {type(exc).__name__}") from exc
 
     return wrapper
-
-
-SENTINEL_SCHEME = "redis+sentinel://"
-
-
-def parse_sentinel_url(url: str) -> tuple[list[tuple[str, int]], str, int, str | None]:
-    """``redis+sentinel://[:password@]host:port[,host:port…]/master[/db]``: the sentinels,
-    the monitored master's name, the database and the password (of the master, and of
-    the sentinels when they have one)."""
-    rest = url.removeprefix(SENTINEL_SCHEME)
-    netloc, _, path = rest.partition("/")
-    password: str | None = None
-    if "@" in netloc:
-        credentials, netloc = netloc.rsplit("@", 1)
-        password = unquote(credentials.partition(":")[2]) or None
-    hosts = []
-    for part in netloc.split(","):
-        host, _, port = part.strip().rpartition(":")
-        if not host or not port.isdigit():
-            raise ValueError(f"sentinel address {part!r} is not host:port")
-        hosts.append((host, int(port)))
-    master, _, db = path.partition("/")
-    if not master:
-        raise ValueError("the sentinel URL names no master (…/mymaster)")
-    if db and not db.isdigit():
-        raise ValueError(f"database {db!r} is not a number")
-    return hosts, master, int(db or 0), password
 
 
 class RedisStateStore:
@@ -347,7 +327,13 @@ class RedisStateStore:
 
     @_translated
     async def complete(
-        self, cart_id: str, token: str, count: int, results: Mapping[str, bytes], ttl_s: int
+        self,
+        cart_id: str,
+        token: str,
+        count: int,
+        results: Mapping[str, bytes],
+        ttl_s: int,
+        then_inflight: bytes | None = None,
     ) -> bool:
         pairs: list[str | bytes | int] = []
         for op_id, result in results.items():
@@ -360,7 +346,15 @@ class RedisStateStore:
                 keys.cart_results(cart_id),
                 keys.cart_inflight(cart_id),
             ],
-            args=[token, count, ttl_s, announcement, keys.CHANGES_CHANNEL, *pairs],
+            args=[
+                token,
+                count,
+                ttl_s,
+                announcement,
+                keys.CHANGES_CHANNEL,
+                then_inflight or b"",
+                *pairs,
+            ],
         )
         return bool(done)
 

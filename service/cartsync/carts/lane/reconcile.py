@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from . import operations as ops
-from .model import Cart
+from .. import operations as ops
+from ..model import Cart
 
 
 def _quantity(cart: Cart, product_id: int) -> int:

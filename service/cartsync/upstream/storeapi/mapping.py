@@ -7,11 +7,11 @@ rest is ignored, so an extension adding fields never breaks a read.
 from __future__ import annotations
 
 import html
-import re
 
 import msgspec
 
-from ..carts import model
+from ...carts import model
+from .._text import plain_text
 
 
 class _In(msgspec.Struct, kw_only=True):
@@ -217,14 +217,6 @@ CART_DECODER = msgspec.json.Decoder(StoreCart)
 PRODUCT_DECODER = msgspec.json.Decoder(StoreProduct)
 PRODUCTS_DECODER = msgspec.json.Decoder(list[StoreProduct])
 PRODUCTS_CURRENCY_DECODER = msgspec.json.Decoder(list[_ProductCurrency])
-
-_TAGS = re.compile(r"<[^>]*>")
-_SPACES = re.compile(r"\s+")
-
-
-def plain_text(value: str) -> str:
-    """No HTML for apps: tags removed, entities decoded, white space folded."""
-    return _SPACES.sub(" ", html.unescape(_TAGS.sub(" ", value))).strip()
 
 
 def money(value: str | None) -> int:

@@ -1,8 +1,9 @@
 """The state store port: the few operations the cart service needs, atomic where it matters.
 
-Two backends implement it: Redis (``redis.py``) for any number of replicas, and an
-in-process store (``memory.py``), the embedded default for a single instance. One
-contract test suite holds both to the same behaviour.
+The domain owns this port; two backends implement it: Redis (``state/redis.py``) for
+any number of replicas, and an in-process store (``state/memory.py``), the embedded
+default for a single instance. One contract test suite holds both to the same
+behaviour.
 """
 
 from __future__ import annotations
@@ -138,10 +139,18 @@ class StateStore(Protocol):
         """The batch of unknown outcome, if a holder died or timed out with one."""
 
     async def complete(
-        self, cart_id: str, token: str, count: int, results: Mapping[str, bytes], ttl_s: int
+        self,
+        cart_id: str,
+        token: str,
+        count: int,
+        results: Mapping[str, bytes],
+        ttl_s: int,
+        then_inflight: bytes | None = None,
     ) -> bool:
         """Fenced: record ``results``, drop the first ``count`` queued operations and the
-        in-flight record, and announce the results (``ResultsReady``), in one step."""
+        in-flight record (or replace it with ``then_inflight``: the next queued
+        operations left and their answer was lost), and announce the results
+        (``ResultsReady``), in one step."""
 
     async def results(self, cart_id: str, op_ids: Sequence[str]) -> list[bytes | None]:
         """Recorded results of operations, None where not (yet) recorded."""

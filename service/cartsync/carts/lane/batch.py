@@ -1,0 +1,217 @@
+"""One lane turn: the head of a cart's queue, sent to the store and settled.
+
+The holder checks If-Match at the head, records the operations as in flight (with the
+cart they apply to) in the same round trip that renews its lease, sends them, stores
+the cart the store answered as the new snapshot, and records each operation's result.
+A store that applies each request on its own (CoCart) may stop part way: what it
+answered is recorded, the request whose answer was lost is reconciled
+(``recovery.py``), and what was not sent stays queued for the next turn.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+
+from ..ports.state import Snapshot, StateStore
+from ..ports.upstream import BatchOutcome, Upstream
+from ..ports.upstream_errors import UpstreamOutcomeUnknown, UpstreamUnavailable
+from ..snapshots import Snapshots, decode
+from .credentials import CartCredentials
+from .rebuild import UpstreamReader
+from .records import (
+    QUEUED,
+    RESULT,
+    LaneStats,
+    OpResult,
+    QueuedOp,
+    inflight_record,
+    not_applied,
+    precondition_failed,
+    refused,
+)
+from .recovery import Recovery, Resend
+from .waiters import Waiters
+
+_ATTEMPTS = 3  # sends of one write whose answers keep getting lost
+
+
+class BatchRunner:
+    def __init__(
+        self,
+        state: StateStore,
+        upstream: Upstream,
+        snapshots: Snapshots,
+        credentials: CartCredentials,
+        reader: UpstreamReader,
+        recovery: Recovery,
+        waiters: Waiters,
+        stats: LaneStats,
+        *,
+        lease_ttl_s: float,
+        grace_s: float,
+        on_upstream: Callable[[bool], None],
+    ) -> None:
+        self._state = state
+        self._upstream = upstream
+        self._snapshots = snapshots
+        self._credentials = credentials
+        self._reader = reader
+        self._recovery = recovery
+        self._waiters = waiters
+        self._stats = stats
+        self._lease_ttl_s = lease_ttl_s
+        self._grace_s = grace_s
+        self._on_upstream = on_upstream
+
+    async def run(
+        self, cart_id: str, lease: str, queue: list[QueuedOp], raw_inflight: bytes | None
+    ) -> bool:
+        """Process the head of the queue; False when the lease was lost."""
+        if raw_inflight is not None:
+            lost, outcome = await self._recovery.resume(cart_id, lease, queue, raw_inflight)
+            return await self._after_recovery(cart_id, lease, lost, outcome, _ATTEMPTS)
+        limit = self._upstream.capabilities.max_batch
+        try:
+            stored, credentials = await self._state.snapshot_and_token(cart_id)
+            if stored is None or self._upstream.renewal_due(credentials, time.time()):
+                # A cart never read, or credentials to renew before they land us in a
+                # new cart: read the store first.
+                stored = await self._reader.read(cart_id, lease)
+                credentials = await self._credentials.get(cart_id)
+        except UpstreamUnavailable as exc:
+            # Nothing has left: these operations certainly did not apply.
+            batch = queue[:limit]
+            return await self._waiters.complete(cart_id, lease, len(batch), not_applied(batch, exc))
+        head = queue[0]
+        if head.if_match is not None and head.if_match != stored.tag:
+            group = [head]
+            if head.group_size > 1:
+                raw = await self._state.queued(cart_id, head.group_size)
+                group = [q for q in map(QUEUED.decode, raw) if q.group == head.group]
+            failed = precondition_failed(group, stored)
+            return await self._waiters.complete(cart_id, lease, len(failed), failed)
+        batch = queue[:limit]
+        for index, queued in enumerate(batch[1:], start=1):
+            if queued.if_match is not None:
+                batch = batch[:index]  # a precondition is checked at the head of a batch
+                break
+        # One round trip: renew the lease (nothing leaves with less lease left than a
+        # call may take), find operations queued twice, record the batch as in flight.
+        answered = await self._state.begin_batch(
+            cart_id,
+            lease,
+            self._lease_ttl_s,
+            [q.op_id for q in batch],
+            inflight_record(batch, stored, time.time()),
+        )
+        if answered is None:
+            return False
+        if answered[0] is not None:
+            # Queued twice (a retry raced the first attempt): answered already, drop it.
+            return await self._waiters.complete(cart_id, lease, 1, [RESULT.decode(answered[0])])
+        if any(a is not None for a in answered):
+            # Not recorded in flight (begin_batch saw answered ones): record the prefix.
+            batch = batch[: next(i for i, a in enumerate(answered) if a is not None)]
+            if not await self._state.set_inflight(
+                cart_id, lease, inflight_record(batch, stored, time.time())
+            ):
+                return False
+        return await self._send(cart_id, lease, batch, stored, _ATTEMPTS, credentials)
+
+    async def _send(
+        self,
+        cart_id: str,
+        lease: str,
+        batch: list[QueuedOp],
+        before: Snapshot,
+        attempts: int,
+        credentials: str | None = None,
+    ) -> bool:
+        if credentials is None:
+            credentials = await self._credentials.get(cart_id)
+        if credentials is None:
+            await self._reader.read(cart_id, lease)
+            credentials = await self._credentials.get(cart_id)
+        self._stats.count_batch(len(batch))
+        try:
+            outcome = await self._upstream.apply_batch(
+                credentials, [q.operation for q in batch], decode(before)
+            )
+        except UpstreamOutcomeUnknown as lost:
+            outcome = BatchOutcome([], None, None, stopped=lost, lost=len(batch))
+        except UpstreamUnavailable as exc:
+            outcome = BatchOutcome([], None, None, stopped=exc)
+        self._on_upstream(outcome.stopped is None or bool(outcome.refusals))
+        if (
+            outcome.cart is not None
+            and outcome.credentials is not None
+            and self._upstream.cart_lost(credentials, outcome.credentials)
+            and decode(before).items
+        ):
+            # The credentials expired between our check and the store: the operations
+            # went to a new cart. Put the rest of the cart back beside them.
+            restored = await self._reader.restore(cart_id, decode(before), outcome.credentials)
+            outcome = dataclasses.replace(outcome, cart=restored, credentials=None)
+        return await self._settle(cart_id, lease, batch, before, outcome, attempts)
+
+    async def _settle(
+        self,
+        cart_id: str,
+        lease: str,
+        batch: list[QueuedOp],
+        before: Snapshot,
+        outcome: BatchOutcome,
+        attempts: int,
+    ) -> bool:
+        """Record what the store answered; reconcile what it lost; the rest stays queued."""
+        answered = batch[: len(outcome.refusals)]
+        await self._credentials.keep(cart_id, outcome.credentials)
+        after = before
+        if outcome.cart is not None:
+            # ``before`` is what the holder read under this lease: the stored snapshot.
+            recorded = await self._snapshots.record(
+                cart_id, outcome.cart, lease, current=before if before.epoch else None
+            )
+            if recorded is None:
+                return False
+            after = recorded
+        size = len(batch)
+        results = [
+            OpResult(q.op_id, "applied", etag=after.etag, body=after.body, batch=size)
+            if refusal is None
+            else refused(q.op_id, refusal.error, after if refusal.cart is not None else None, size)
+            for q, refusal in zip(answered, outcome.refusals, strict=True)
+        ]
+        stopped = outcome.stopped
+        rest = batch[len(answered) :]
+        if stopped is None or not rest:
+            return await self._waiters.complete(cart_id, lease, len(results), results)
+        if not isinstance(stopped, UpstreamOutcomeUnknown):
+            # Nothing more was sent: a retry of the rest is safe.
+            results += not_applied(rest, stopped)
+            return await self._waiters.complete(cart_id, lease, len(results), results)
+        lost = rest[: outcome.lost] if outcome.lost > 0 else rest
+        # A store that answered (5xx) is done with the request: no grace to wait.
+        sent_at = time.time() - (self._grace_s if stopped.finished else 0.0)
+        if results:
+            # Answered ones recorded and the lost ones put in flight, in one step.
+            record = inflight_record(lost, after, sent_at)
+            if not await self._waiters.complete(
+                cart_id, lease, len(results), results, then_inflight=record
+            ):
+                return False
+        elif len(lost) < len(batch) and not await self._state.set_inflight(
+            cart_id, lease, inflight_record(lost, after, sent_at)
+        ):
+            return False
+        settled = await self._recovery.reconcile(cart_id, lease, lost, after, attempts, sent_at)
+        return await self._after_recovery(cart_id, lease, lost, settled, attempts)
+
+    async def _after_recovery(
+        self, cart_id: str, lease: str, lost: list[QueuedOp], outcome: bool | Resend, attempts: int
+    ) -> bool:
+        if isinstance(outcome, Resend):
+            return await self._send(cart_id, lease, lost, outcome.before, attempts - 1)
+        return outcome

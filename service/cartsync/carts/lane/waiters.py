@@ -1,0 +1,106 @@
+"""The callers waiting on this replica for their operations' results, and the one step
+that records results (by whichever replica holds the lease) and wakes them.
+
+A caller's operations may be carried by a holder on another replica: results reach it
+through the state store's announcement (``ResultsReady``) or, should that be missed, by
+reading the recorded results every second until its deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Sequence
+
+from ..ports.state import Message, ResultsReady, StateStore, StateUnavailable
+from .records import PACK, RESULT, RESULTS_TTL_S, OpResult
+
+_POLL_S = 1.0
+
+
+class Waiters:
+    def __init__(self, state: StateStore) -> None:
+        self._state = state
+        self._futures: dict[str, asyncio.Future[OpResult]] = {}
+
+    @property
+    def count(self) -> int:
+        """Operations this replica has queued and not yet had answered."""
+        return len(self._futures)
+
+    def register(self, op_ids: Sequence[str]) -> dict[str, asyncio.Future[OpResult]]:
+        loop = asyncio.get_running_loop()
+        futures = {op_id: loop.create_future() for op_id in op_ids}
+        self._futures.update(futures)
+        return futures
+
+    def release(self, op_ids: Sequence[str]) -> None:
+        for op_id in op_ids:
+            self._futures.pop(op_id, None)
+
+    async def wait(
+        self,
+        cart_id: str,
+        futures: dict[str, asyncio.Future[OpResult]],
+        timeout_s: float,
+        kick: Callable[[str], None],
+    ) -> list[OpResult | None]:
+        """The results, None for those not in within ``timeout_s``; ``kick`` is called
+        when results are late (a dead holder: someone must take the lease)."""
+        deadline = time.monotonic() + timeout_s
+        pending = set(futures)
+        while pending:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            await asyncio.wait(
+                [futures[op_id] for op_id in pending], timeout=min(remaining, _POLL_S)
+            )
+            pending = {op_id for op_id in pending if not futures[op_id].done()}
+            if pending:
+                # Missed announcement, or a dead holder: read recorded results, and
+                # take the lease if nobody holds it.
+                await self.fetch(cart_id, sorted(pending))
+                pending = {op_id for op_id in pending if not futures[op_id].done()}
+                if pending:
+                    kick(cart_id)
+        return [futures[op_id].result() if futures[op_id].done() else None for op_id in futures]
+
+    async def fetch(self, cart_id: str, op_ids: Sequence[str]) -> None:
+        with contextlib.suppress(StateUnavailable):
+            for raw in await self._state.results(cart_id, op_ids):
+                if raw is not None:
+                    self.resolve(RESULT.decode(raw))
+
+    def resolve(self, result: OpResult) -> None:
+        future = self._futures.get(result.op_id)
+        if future is not None and not future.done():
+            future.set_result(result)
+
+    async def on_message(self, message: Message | None) -> None:
+        """Results announced by a holder (maybe on another replica). A gap (None) needs
+        nothing: waiters read recorded results periodically anyway."""
+        if isinstance(message, ResultsReady):
+            mine = [op_id for op_id in message.op_ids if op_id in self._futures]
+            if mine:
+                await self.fetch(message.cart_id, mine)
+
+    async def complete(
+        self,
+        cart_id: str,
+        lease: str,
+        count: int,
+        results: list[OpResult],
+        then_inflight: bytes | None = None,
+    ) -> bool:
+        """Record results and drop their operations from the queue (fenced by the
+        lease), then wake the local waiters; False when the lease was lost."""
+        packed = {r.op_id: PACK.encode(r) for r in results}
+        if not await self._state.complete(
+            cart_id, lease, count, packed, RESULTS_TTL_S, then_inflight
+        ):
+            return False
+        for result in results:
+            self.resolve(result)
+        return True

@@ -1,0 +1,148 @@
+"""What the cart domain needs from a store: the port every store adapter implements.
+
+The domain owns this port (the consumer defines what it calls). An adapter (Store API,
+CoCart) speaks its store's wire protocol, keeps its store's session rules to itself and
+translates its store's error codes into the refusals below, so nothing here names a
+route, a header, a nonce or a WooCommerce code.
+
+Credentials are opaque: a string the adapter hands out with every answer and gets back
+with the next call (a Cart-Token, a cart key...). The domain stores the newest one per
+cart and asks the adapter the questions only it can answer: did the store lose the cart
+(``cart_lost``), is it time to renew (``renewal_due``), is a new copy worth storing
+(``worth_storing``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..model import Cart, Product, ProductPage
+from ..operations import ApplyCoupon, Operation, RemoveCoupon, SelectShippingRate
+from .upstream_errors import UpstreamRefused, UpstreamUnavailable
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a store can do, declared by its adapter; the domain plans around it.
+
+    ``max_batch``: operations one lane turn may hand to ``apply_batch``.
+    ``one_write_per_batch``: the store applies a whole ``apply_batch`` as one session
+    write (a Store API batch is one PHP request); otherwise each upstream request is its
+    own write and the adapter reports partial progress (``BatchOutcome.stopped``).
+    ``handoff``: how a browser takes the cart to the shop's own checkout.
+    ``customer_first``: a rebuild sends the customer before the lines (the Store API
+    needs an address for shipping rates; CoCart refuses customer details on an empty
+    cart).
+    """
+
+    kind: str
+    max_batch: int
+    one_write_per_batch: bool
+    coupons: bool
+    shipping_rates: bool
+    handoff: str  # "session-param" (?session=, WooCommerce 10+) | "load-cart" (CoCart)
+    customer_first: bool = True
+    native_checkout: bool = False
+
+    def supports(self, operation: Operation) -> bool:
+        if isinstance(operation, ApplyCoupon | RemoveCoupon):
+            return self.coupons
+        if isinstance(operation, SelectShippingRate):
+            return self.shipping_rates
+        return True
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "kind": self.kind,
+            "max_batch": self.max_batch,
+            "one_write_per_batch": self.one_write_per_batch,
+            "coupons": self.coupons,
+            "shipping_rates": self.shipping_rates,
+            "handoff": self.handoff,
+            "native_checkout": self.native_checkout,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamCart:
+    """A cart as the store returned it (``version`` not yet assigned), with the newest
+    credentials for it."""
+
+    cart: Cart
+    credentials: str
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    """What the store did with the operations of one ``apply_batch``.
+
+    ``refusals`` has one entry per operation the store answered, in order: None
+    (applied) or its refusal. It is shorter than the operations when the adapter had to
+    stop (``stopped``): the next ``lost`` operations went in a request whose answer was
+    lost (``stopped`` is then an ``UpstreamOutcomeUnknown``), and the ones after them
+    were not sent. ``cart`` is the cart after the last answered request (None when no
+    answer carried one), ``credentials`` the newest.
+    """
+
+    refusals: list[UpstreamRefused | None]
+    cart: Cart | None
+    credentials: str | None
+    stopped: UpstreamUnavailable | None = None
+    lost: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ProductQuery:
+    page: int = 1
+    per_page: int = 20
+    search: str | None = None
+    category: str | None = None
+    product_type: str | None = None
+    parent: int | None = None
+
+
+class Upstream(Protocol):
+    """One store API. Errors are the tree of ``upstream_errors``."""
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What this store can do."""
+
+    async def fetch_cart(self, credentials: str | None) -> UpstreamCart:
+        """Read the cart (a new, empty one when None). Retried when safe."""
+
+    async def apply_batch(
+        self,
+        credentials: str | None,
+        operations: Sequence[Operation],
+        current: Cart | None = None,
+    ) -> BatchOutcome:
+        """Apply operations in order (at most ``capabilities.max_batch``) to the cart
+        last seen as ``current`` (an adapter may plan its requests by it). Raises
+        ``UpstreamOutcomeUnknown`` when nothing was answered and the outcome is unknown,
+        ``UpstreamUnavailable`` when nothing was sent."""
+
+    async def list_products(self, query: ProductQuery) -> ProductPage:
+        """One page of the catalogue, compact."""
+
+    async def get_product(self, product_id: int) -> Product:
+        """One product or variation; ``UpstreamRefused`` (not found) when unknown."""
+
+    def cart_lost(self, sent: str | None, received: str | None) -> bool:
+        """The store answered for another cart than ``sent`` named: the one we had is
+        gone (expired), and ``received`` names a new, empty one."""
+
+    def renewal_due(self, credentials: str | None, now: float) -> bool:
+        """The credentials expire soon: read the cart (which renews them) before a write."""
+
+    def worth_storing(self, stored: str | None, received: str) -> bool:
+        """``received`` should replace ``stored`` (it names another cart, or its expiry
+        moved on enough to matter); otherwise the stored copy still works."""
+
+    def handoff_url(self, credentials: str) -> str:
+        """The shop URL that opens this cart in a browser (the single-use link's target)."""
+
+    async def aclose(self) -> None:
+        """Close pooled connections."""

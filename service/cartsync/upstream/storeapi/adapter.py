@@ -1,0 +1,322 @@
+"""The WooCommerce Store API adapter (``/wp-json/wc/store/v1``).
+
+Credentials are the cart's Cart-Token. Every write also carries the guest Nonce (a
+Cart-Token does not exempt a write from it on WooCommerce 8.9), which this adapter
+keeps itself: learnt from any cart answer, fetched with a cart read when it has none,
+and fetched again (one retry) when the store refuses it. Several operations leave as
+one Store API batch: one PHP request, one session write, so either none of them or
+every one the store accepted is applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import msgspec
+
+from ...carts import operations as ops
+from ...carts.errors import Unavailable
+from ...carts.model import Cart, Product, ProductPage
+from ...carts.ports.upstream import BatchOutcome, Capabilities, ProductQuery, UpstreamCart
+from ...carts.ports.upstream_errors import (
+    UpstreamOutcomeUnknown,
+    UpstreamRateLimited,
+    UpstreamRefused,
+    UpstreamUnavailable,
+)
+from .._http import StoreClient, StoreClientSettings
+from . import session
+from .errors import refusal
+from .mapping import (
+    CART_DECODER,
+    PRODUCT_DECODER,
+    PRODUCTS_DECODER,
+    currency_of_products,
+    to_cart,
+    to_product,
+)
+from .routes import route_for
+
+API_PATH = "/wp-json/wc/store/v1"
+MAX_BATCH = 25  # the Store API refuses larger batches (rest_too_many_items)
+CAPABILITIES = Capabilities(
+    kind="storeapi",
+    max_batch=MAX_BATCH,
+    one_write_per_batch=True,
+    coupons=True,
+    shipping_rates=True,
+    handoff="session-param",
+)
+_NONCE_CODES = frozenset({"woocommerce_rest_missing_nonce", "woocommerce_rest_invalid_nonce"})
+_ERROR_DECODER = msgspec.json.Decoder(dict[str, Any])
+
+
+class _NonceRefused(Exception):
+    """The store refused the Nonce: the request did nothing (fetch another, retry)."""
+
+
+class _BatchEntry(msgspec.Struct):
+    status: int
+    body: Any = None
+    headers: Any = None
+
+
+class _BatchAnswer(msgspec.Struct):
+    responses: list[_BatchEntry]
+
+
+_BATCH_DECODER = msgspec.json.Decoder(_BatchAnswer)
+
+
+def _raise_error(status: int, body: dict[str, Any], headers: Any) -> None:
+    """Our exception for a Store API error body (a whole answer or a batch entry)."""
+    code = str(body.get("code", ""))
+    if status >= 500:
+        raise UpstreamOutcomeUnknown(f"store answered {status} ({code})", finished=True)
+    if code == "rate_limit_exceeded":
+        wait = str(headers.get("RateLimit-Retry-After", "5"))
+        raise UpstreamRateLimited("store rate limit", int(wait) if wait.isdigit() else 5)
+    if code in _NONCE_CODES:
+        raise _NonceRefused(code)
+    data = body.get("data") if isinstance(body.get("data"), dict) else {}
+    cart = None
+    if isinstance(data, dict) and isinstance(data.get("cart"), dict):
+        cart = to_cart(msgspec.convert(data["cart"], type=CART_DECODER.type))
+    params = data.get("params") if isinstance(data, dict) else None
+    details: dict[str, Any] | None = None
+    if isinstance(params, dict):
+        details = params
+    elif isinstance(params, list):
+        details = {str(name): "Missing parameter" for name in params}
+    raise refusal(
+        code or f"http_{status}",
+        str(body.get("message", "")),
+        details,
+        cart=cart,
+        credentials=headers.get("Cart-Token"),
+    )
+
+
+def _raise_for(response: httpx.Response) -> None:
+    if response.status_code < 400:
+        return
+    try:
+        body = _ERROR_DECODER.decode(response.content)
+    except msgspec.DecodeError:
+        body = {}
+    _raise_error(response.status_code, body, response.headers)
+
+
+class StoreApiUpstream:
+    """Talks to one WooCommerce store's Store API."""
+
+    capabilities = CAPABILITIES
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        checkout_path: str = "/checkout/",
+        client: StoreClientSettings | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._shop = base_url.rstrip("/")
+        self._checkout_path = checkout_path
+        self._http = StoreClient(self._shop + API_PATH, client or StoreClientSettings(), transport)
+        self._nonce = session.NonceKeeper()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- credentials: the Cart-Token ------------------------------------------------------
+    def cart_lost(self, sent: str | None, received: str | None) -> bool:
+        return session.cart_lost(sent, received)
+
+    def renewal_due(self, credentials: str | None, now: float) -> bool:
+        return session.renewal_due(credentials, now)
+
+    def worth_storing(self, stored: str | None, received: str) -> bool:
+        return session.worth_storing(stored, received)
+
+    def handoff_url(self, credentials: str) -> str:
+        """The storefront restores ``?session=<Cart-Token>`` (WooCommerce 10 and later)."""
+        return f"{self._shop}{self._checkout_path}?{urlencode({'session': credentials})}"
+
+    # -- carts ----------------------------------------------------------------------------
+    def _cart(self, response: httpx.Response) -> UpstreamCart:
+        try:
+            store_cart = CART_DECODER.decode(response.content)
+        except msgspec.DecodeError as exc:
+            raise UpstreamUnavailable("store sent a cart that is not valid JSON") from exc
+        token = response.headers.get("Cart-Token")
+        if not token:
+            raise UpstreamUnavailable("store sent no Cart-Token")
+        self._nonce.seen(response.headers.get("Nonce"))
+        return UpstreamCart(to_cart(store_cart), token)
+
+    async def fetch_cart(self, credentials: str | None) -> UpstreamCart:
+        headers = {"Cart-Token": credentials} if credentials else {}
+        response = await self._http.send(
+            "GET", "/cart", headers=headers, retries=self._http.read_retries
+        )
+        _raise_for(response)
+        return self._cart(response)
+
+    async def apply_batch(
+        self,
+        credentials: str | None,
+        operations: Sequence[ops.Operation],
+        current: Cart | None = None,
+    ) -> BatchOutcome:
+        token = credentials
+        nonce = self._nonce.current()
+        if nonce is None:
+            token = (await self.fetch_cart(token)).credentials  # answers carry the nonce
+            nonce = self._nonce.current() or ""
+        try:
+            return await self._apply(token, nonce, operations)
+        except _NonceRefused:
+            self._nonce.forget()
+            token = (await self.fetch_cart(token)).credentials
+        try:
+            return await self._apply(token, self._nonce.current() or "", operations)
+        except _NonceRefused as exc:
+            raise UpstreamUnavailable("the store refuses every nonce it hands out") from exc
+
+    async def _apply(
+        self, token: str | None, nonce: str, operations: Sequence[ops.Operation]
+    ) -> BatchOutcome:
+        if len(operations) == 1:
+            return await self._apply_one(token, nonce, operations[0])
+        return await self._apply_many(token, nonce, operations)
+
+    async def _apply_one(
+        self, token: str | None, nonce: str, operation: ops.Operation
+    ) -> BatchOutcome:
+        """One operation goes to its own route (cheaper on the real store than a batch)."""
+        path, body = route_for(operation)
+        headers = {"Nonce": nonce, **({"Cart-Token": token} if token else {})}
+        response = await self._http.send("POST", f"/{path}", json=body, headers=headers)
+        try:
+            _raise_for(response)
+        except UpstreamRefused as refused:
+            return BatchOutcome([refused], refused.cart, refused.credentials or token)
+        result = self._cart(response)
+        return BatchOutcome([None], result.cart, result.credentials)
+
+    async def _apply_many(
+        self, token: str | None, nonce: str, operations: Sequence[ops.Operation]
+    ) -> BatchOutcome:
+        """Several operations in one batch (at most 25), applied in order.
+
+        The Cart-Token goes on the outer request AND, with the Nonce, on every
+        sub-request: the only combination that reaches the token's cart on 8.9.1.
+        """
+        inner = {"Nonce": nonce, **({"Cart-Token": token} if token else {})}
+        requests = []
+        for operation in operations:
+            path, body = route_for(operation)
+            requests.append(
+                {"method": "POST", "path": f"/wc/store/v1/{path}", "body": body, "headers": inner}
+            )
+        response = await self._http.send(
+            "POST",
+            "/batch",
+            json={"requests": requests},
+            headers={"Cart-Token": token} if token else {},
+        )
+        if response.status_code != 207:
+            _raise_for(response)
+            raise UpstreamOutcomeUnknown(
+                f"store answered {response.status_code} to a batch", finished=True
+            )
+        self._nonce.seen(response.headers.get("Nonce"))
+        try:
+            entries = _BATCH_DECODER.decode(response.content).responses
+        except msgspec.DecodeError as exc:
+            raise UpstreamOutcomeUnknown("store sent a batch answer that is not JSON") from exc
+        if len(entries) != len(operations):
+            raise UpstreamOutcomeUnknown("store answered a different number of requests")
+        return self._outcome(entries, token)
+
+    @staticmethod
+    def _outcome(entries: list[_BatchEntry], token: str | None) -> BatchOutcome:
+        refusals: list[UpstreamRefused | None] = []
+        cart = None
+        newest = token
+        nonce_refusals = 0
+        for entry in entries:
+            headers = entry.headers if isinstance(entry.headers, dict) else {}
+            newest = str(headers.get("Cart-Token") or newest or "") or None
+            if entry.status < 300 and isinstance(entry.body, dict):
+                cart = to_cart(msgspec.convert(entry.body, type=CART_DECODER.type))
+                refusals.append(None)
+                continue
+            try:
+                _raise_error(
+                    entry.status, entry.body if isinstance(entry.body, dict) else {}, headers
+                )
+            except _NonceRefused:
+                nonce_refusals += 1
+                refusals.append(refusal("woocommerce_rest_invalid_nonce", "Nonce is invalid."))
+            except UpstreamRefused as refused:
+                cart = refused.cart or cart
+                refusals.append(refused)
+            except UpstreamRateLimited as limited:
+                # This entry did nothing; the others stand.
+                refusals.append(
+                    UpstreamRefused(
+                        Unavailable(
+                            "upstream_busy",
+                            "The store is rate limiting us; retry later.",
+                            retry_after=limited.retry_after,
+                        )
+                    )
+                )
+            except UpstreamOutcomeUnknown as exc:
+                raise UpstreamOutcomeUnknown(f"a batch entry failed: {exc}") from exc
+        if nonce_refusals == len(entries):
+            raise _NonceRefused("every batch entry refused the nonce")
+        return BatchOutcome(refusals, cart, newest)
+
+    # -- products -------------------------------------------------------------------------
+    async def list_products(self, query: ProductQuery) -> ProductPage:
+        params: dict[str, Any] = {"page": query.page, "per_page": query.per_page}
+        if query.search:
+            params["search"] = query.search
+        if query.category:
+            params["category"] = query.category
+        if query.product_type:
+            params["type"] = query.product_type
+        if query.parent is not None:
+            params["parent"] = query.parent
+        response = await self._http.send(
+            "GET", "/products", params=params, retries=self._http.read_retries
+        )
+        _raise_for(response)
+        try:
+            products = PRODUCTS_DECODER.decode(response.content)
+            currency = currency_of_products(response.content)
+        except msgspec.DecodeError as exc:
+            raise UpstreamUnavailable("store sent products that are not valid JSON") from exc
+        return ProductPage(
+            currency=currency,
+            items=[to_product(p) for p in products],
+            page=query.page,
+            per_page=query.per_page,
+            total=int(response.headers.get("X-WP-Total", len(products))),
+            total_pages=int(response.headers.get("X-WP-TotalPages", 1)),
+        )
+
+    async def get_product(self, product_id: int) -> Product:
+        response = await self._http.send(
+            "GET", f"/products/{product_id}", retries=self._http.read_retries
+        )
+        _raise_for(response)
+        try:
+            return to_product(PRODUCT_DECODER.decode(response.content))
+        except msgspec.DecodeError as exc:
+            raise UpstreamUnavailable("store sent a product that is not valid JSON") from exc
