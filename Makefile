@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8080
 STORESIM_PORT ?= 8181
 REPLICAS ?= 2
+STORE ?= storeapi
 
 .PHONY: setup demo test lint format bench bench-quick stack storesim clean
 
@@ -21,11 +22,12 @@ $(VENV)/.installed: $(BIN)/python requirements-dev.lock pyproject.toml
 setup: $(VENV)/.installed
 	@scripts/install-system-deps.sh
 
-## demo: the gateway on :8080 with storesim (realistic latency) and the embedded state store
+## demo: the gateway on :8080 with storesim (realistic latency) and the embedded state store;
+##       STORE=cocart puts it in front of storesim's CoCart face instead of the Store API
 demo: setup
-	$(BIN)/python -m cartsync demo --port $(PORT) --storesim-port $(STORESIM_PORT)
+	$(BIN)/python -m cartsync demo --port $(PORT) --storesim-port $(STORESIM_PORT) --store $(STORE)
 
-## storesim: the simulated WooCommerce Store API alone, no latency
+## storesim: the simulated store alone (Store API and CoCart faces), no latency
 storesim: setup
 	$(BIN)/python -m storesim --port $(STORESIM_PORT)
 

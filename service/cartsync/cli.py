@@ -72,36 +72,67 @@ def _wait_for(url: str, process: subprocess.Popen[bytes], timeout: float = 20) -
     _fail(f"storesim did not start at {url}")
 
 
-def demo_session(base: str, token: str) -> str:
-    """A copy-paste curl session against the demo (the seed flow of the Store API)."""
-    return f"""
-  export CARTSYNC={base}
-  export TOKEN={token}
+STORE_NAMES = {"storeapi": "the WooCommerce Store API", "cocart": "CoCart 4.4"}
+PROBE_PATHS = {"storeapi": "/wp-json/wc/store/v1/products", "cocart": "/wp-json/cocart/v2/products"}
 
-  # 1. the catalogue, compact
-  curl -s -w "\\n" "$CARTSYNC/v1/products?per_page=5" -H "Authorization: Bearer $TOKEN"
-  # 2. add "Beanie with Logo" (product 10)
-  curl -s -w "\\n" -X POST "$CARTSYNC/v1/cart/items" -H "Authorization: Bearer $TOKEN" \\
-       -H "Content-Type: application/json" -d '{{"product_id": 10, "quantity": 2}}'
-  # 3. read the cart (note the ETag; send it back as If-None-Match for a 304)
-  curl -si -w "\\n" "$CARTSYNC/v1/cart" -H "Authorization: Bearer $TOKEN"
-  # 4. customer details
-  curl -s -w "\\n" -X PUT "$CARTSYNC/v1/cart/customer" -H "Authorization: Bearer $TOKEN" \\
-       -H "Content-Type: application/json" \\
-       -d '{{"billing_address": {{"first_name": "Jane", "last_name": "Doe", \
-            "address_1": "1 Main St", "city": "New York", "state": "NY", "postcode": "10001", \
-            "country": "US", "email": "jane@example.com"}}, "shipping_address": {{ \
-            "first_name": "Jane", "last_name": "Doe", "address_1": "1 Main St", \
-            "city": "New York", "state": "NY", "postcode": "10001", "country": "US"}}}}'
-  # 5. pick a shipping rate
-  curl -s -w "\\n" -X PUT "$CARTSYNC/v1/cart/shipping" -H "Authorization: Bearer $TOKEN" \\
-       -H "Content-Type: application/json" -d '{{"package_id": 0, "rate_id": "free_shipping:2"}}'
-  # 6. apply coupon "test" (15 % off)
-  curl -s -w "\\n" -X POST "$CARTSYNC/v1/cart/coupons" -H "Authorization: Bearer $TOKEN" \\
-       -H "Content-Type: application/json" -d '{{"code": "test"}}'
-  # a guest of your own:
-  curl -s -w "\\n" -X POST "$CARTSYNC/v1/session/guest"
-"""
+
+_ADDRESS = (
+    '"first_name": "Jane", "last_name": "Doe", "address_1": "1 Main St", "city": "New York", '
+    '"state": "NY", "postcode": "10001", "country": "US"'
+)
+_ADDRESSES = (
+    f'{{"billing_address": {{{_ADDRESS}, "email": "jane@example.com"}}, '
+    f'"shipping_address": {{{_ADDRESS}}}}}'
+)
+
+
+def demo_session(base: str, token: str, coupons: bool = True) -> str:
+    """A copy-paste curl session against the demo: the seed flow of the Store API and of
+    the CoCart tutorial (products, add the Beanie with Logo, the cart, customer details,
+    a shipping rate and a coupon where the store has them, the checkout link)."""
+    auth = '-H "Authorization: Bearer $TOKEN"'
+    json = '-H "Content-Type: application/json"'
+    steps = [
+        ("the catalogue, compact", f'"$CARTSYNC/v1/products?per_page=5" {auth}'),
+        (
+            'add "Beanie with Logo" (product 10)',
+            f'-X POST "$CARTSYNC/v1/cart/items" {auth} \\\n       {json} '
+            """-d '{"product_id": 10, "quantity": 2}'""",
+        ),
+        (
+            "read the cart (note the ETag; send it back as If-None-Match for a 304)",
+            f'-i "$CARTSYNC/v1/cart" {auth}',
+        ),
+        (
+            "customer details",
+            f'-X PUT "$CARTSYNC/v1/cart/customer" {auth} \\\n       {json} \\\n'
+            f"       -d '{_ADDRESSES}'",
+        ),
+    ]
+    if coupons:
+        steps += [
+            (
+                "pick a shipping rate",
+                f'-X PUT "$CARTSYNC/v1/cart/shipping" {auth} \\\n       {json} '
+                """-d '{"package_id": 0, "rate_id": "free_shipping:2"}'""",
+            ),
+            (
+                'apply coupon "test" (15 % off)',
+                f'-X POST "$CARTSYNC/v1/cart/coupons" {auth} \\\n       {json} '
+                """-d '{"code": "test"}'""",
+            ),
+        ]
+    steps.append(
+        (
+            "a single-use link that opens this cart in the shop (5 minutes)",
+            f'-X POST "$CARTSYNC/v1/cart/checkout-link" {auth}',
+        )
+    )
+    lines = [f"  export CARTSYNC={base}", f"  export TOKEN={token}", ""]
+    for number, (what, arguments) in enumerate(steps, start=1):
+        lines += [f"  # {number}. {what}", f'  curl -s -w "\\n" {arguments}']
+    lines += ["  # a guest of your own:", '  curl -s -w "\\n" -X POST "$CARTSYNC/v1/session/guest"']
+    return "\n" + "\n".join(lines) + "\n"
 
 
 def demo(args: argparse.Namespace) -> None:
@@ -119,6 +150,7 @@ def demo(args: argparse.Namespace) -> None:
         _wait_for(f"http://127.0.0.1:{sim_port}/__sim/state", storesim)
         settings = Settings(
             upstream_url=f"http://127.0.0.1:{sim_port}",
+            upstream_kind=args.store,
             jwt_secret=secrets.token_urlsafe(36),
             jwt_issuer=DEMO_ISSUER,
             jwt_audience=DEMO_AUDIENCE,
@@ -130,8 +162,9 @@ def demo(args: argparse.Namespace) -> None:
         base = f"http://{args.host}:{args.port}"
         print(
             f"cartsync demo: gateway {base}, simulated store http://127.0.0.1:{sim_port} "
-            "(80±20 ms per call), embedded state store. A user token for 24 h:",
-            demo_session(base, token),
+            f"speaking {STORE_NAMES[args.store]} (80±20 ms per call), embedded state store. "
+            "A user token for 24 h:",
+            demo_session(base, token, coupons=args.store == "storeapi"),
             sep="\n",
             flush=True,
         )
@@ -184,7 +217,8 @@ async def _check(settings: Settings) -> list[str]:
             problems.append(f"Redis at CARTSYNC_REDIS_URL is unreachable: {exc}")
         finally:
             await store.aclose()
-    url = settings.upstream_url.rstrip("/") + "/wp-json/wc/store/v1/products?per_page=1"
+    path = PROBE_PATHS[settings.upstream_kind]
+    url = settings.upstream_url.rstrip("/") + path + "?per_page=1"
     try:
         async with httpx.AsyncClient(timeout=settings.upstream_read_timeout_s) as client:
             response = await client.get(url)
@@ -207,7 +241,8 @@ def check(args: argparse.Namespace) -> None:
             print(f"cartsync check: {problem}", file=sys.stderr)
         raise SystemExit(1)
     state = "Redis" if settings.redis_url else "embedded (one process)"
-    print(f"cartsync check: ok (store {settings.upstream_url}, state {state})")
+    kind = STORE_NAMES[settings.upstream_kind]
+    print(f"cartsync check: ok (store {settings.upstream_url}, {kind}, state {state})")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -224,6 +259,12 @@ def main(argv: list[str] | None = None) -> None:
     p_demo.add_argument("--host", default="127.0.0.1")
     p_demo.add_argument("--port", type=int, default=8080)
     p_demo.add_argument("--storesim-port", type=int, default=8181)
+    p_demo.add_argument(
+        "--store",
+        choices=sorted(STORE_NAMES),
+        default=os.environ.get("CARTSYNC_UPSTREAM_KIND", "storeapi"),
+        help="which face of the simulated store the gateway talks to",
+    )
     p_demo.set_defaults(run=demo)
     p_openapi = commands.add_parser("openapi", help="write the OpenAPI document")
     p_openapi.add_argument("--output", default="openapi/cartsync.v1.json")

@@ -117,7 +117,8 @@ def _check(settings: Settings) -> None:
         )
     if "/wp-json" in url.path or "rest_route" in url.query:
         raise SettingsError(
-            "CARTSYNC_UPSTREAM_URL is the shop's base URL: /wp-json/wc/store/v1 is appended"
+            "CARTSYNC_UPSTREAM_URL is the shop's base URL: the API's path (/wp-json/...) "
+            "is appended"
         )
     if settings.redis_url is not None and urlparse(settings.redis_url).scheme not in (
         "redis",
