@@ -121,8 +121,9 @@ class Upstream(Protocol):
     ) -> BatchOutcome:
         """Apply operations in order (at most ``capabilities.max_batch``) to the cart
         last seen as ``current`` (an adapter may plan its requests by it). Raises
-        ``UpstreamOutcomeUnknown`` when nothing was answered and the outcome is unknown,
-        ``UpstreamUnavailable`` when nothing was sent."""
+        ``UpstreamOutcomeUnknown`` when the outcome of all of them is unknown, and
+        ``UpstreamUnavailable`` when nothing was sent; partial progress is a
+        ``BatchOutcome`` with ``stopped``."""
 
     async def list_products(self, query: ProductQuery) -> ProductPage:
         """One page of the catalogue, compact."""

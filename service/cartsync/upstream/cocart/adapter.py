@@ -199,6 +199,7 @@ class CoCartUpstream:
                 refusals += [refused] * len(request.operations)
                 continue
             except UpstreamOutcomeUnknown as lost:
+                # Only this request's outcome is unknown: the ones after it never left.
                 return BatchOutcome(
                     refusals, cart, newest, stopped=lost, lost=len(request.operations)
                 )
