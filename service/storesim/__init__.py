@@ -1,4 +1,5 @@
-"""storesim: a faithful simulator of the WooCommerce 8.9.1 Store API (``wc/store/v1``)."""
+"""storesim: a faithful simulator of a WooCommerce 8.9.1 store: the Store API (``wc/store/v1``)
+and CoCart 4.4 (``cocart/v2``), one cart engine and one catalogue behind both."""
 
 from .app import create_app
 from .sim import Faults, Latency, RateLimit, SimConfig

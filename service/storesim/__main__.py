@@ -1,4 +1,5 @@
-"""``python -m storesim --port N``: serve the simulated store (no latency unless asked)."""
+"""``python -m storesim --port N``: serve the simulated store, Store API and CoCart faces
+(no latency unless asked)."""
 
 from __future__ import annotations
 
@@ -75,11 +76,8 @@ def config_from(args: argparse.Namespace) -> SimConfig:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     app = create_app(config_from(args))
-    print(
-        f"storesim: http://{args.host}:{args.port}/wp-json/wc/store/v1/",
-        file=sys.stderr,
-        flush=True,
-    )
+    base = f"http://{args.host}:{args.port}/wp-json"
+    print(f"storesim: {base}/wc/store/v1/ and {base}/cocart/v2/", file=sys.stderr, flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
 
 

@@ -8,6 +8,7 @@ from litestar.handlers import asgi
 from litestar.types import ControllerRouterHandler, Receive, Scope, Send
 
 from .catalog import load_product_documents
+from .cocart.control import CocartControl
 from .control import ControlPlane
 from .render import Renderer
 from .sim import Sim, SimConfig
@@ -15,7 +16,8 @@ from .wordpress import WordPress
 
 
 def create_app(config: SimConfig | None = None) -> Litestar:
-    """A Litestar app serving the simulated store and its ``/__sim/`` control plane."""
+    """A Litestar app serving the simulated store (the Store API and CoCart faces) and its
+    ``/__sim/`` control plane."""
     sim = Sim(config or SimConfig())
     renderer = Renderer(load_product_documents())
     wordpress = WordPress(sim, renderer)
@@ -27,11 +29,13 @@ def create_app(config: SimConfig | None = None) -> Litestar:
         asgi("/wp-json", is_mount=True, name="wp-json", copy_scope=False)(serve),
         asgi("/index.php", is_mount=True, name="index-php", copy_scope=False)(serve),
         asgi("/checkout", is_mount=True, name="checkout", copy_scope=False)(serve),
+        asgi("/cart", is_mount=True, name="cart-page", copy_scope=False)(serve),
         asgi("/", name="root", copy_scope=False)(serve),
         ControlPlane,
+        CocartControl,
     ]
     return Litestar(
         route_handlers=handlers,
-        state=State({"sim": sim, "renderer": renderer}),
+        state=State({"sim": sim, "renderer": renderer, "cocart": wordpress.cocart}),
         openapi_config=None,
     )

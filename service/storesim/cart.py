@@ -59,6 +59,23 @@ class Line:
         return catalog.PRODUCTS[self.product_id]
 
 
+@dataclass(frozen=True, slots=True)
+class RemovedLine:
+    """A line in WooCommerce's ``removed_cart_contents``: as it was, totals frozen (cents)."""
+
+    key: str
+    product_id: int
+    quantity: int
+    variation: tuple[tuple[str, str], ...]
+    subtotal: int
+    subtotal_tax: int
+    total: int
+    tax: int
+
+    def restored(self) -> Line:
+        return Line(self.key, self.product_id, self.quantity, self.variation)
+
+
 @dataclass(slots=True)
 class CartState:
     """Everything a WooCommerce session holds about one cart."""
@@ -68,6 +85,7 @@ class CartState:
     chosen_shipping: dict[str, str] = field(default_factory=dict)
     billing: dict[str, str] = field(default_factory=lambda: _default_address(BILLING_FIELDS))
     shipping: dict[str, str] = field(default_factory=lambda: _default_address(SHIPPING_FIELDS))
+    removed: dict[str, RemovedLine] = field(default_factory=dict)
 
     def copy(self) -> CartState:
         """A private copy (hand-written: ``deepcopy`` was half of a GET's cost)."""
@@ -77,6 +95,7 @@ class CartState:
             dict(self.chosen_shipping),
             dict(self.billing),
             dict(self.shipping),
+            dict(self.removed),
         )
 
     def is_empty(self) -> bool:
@@ -274,6 +293,15 @@ def remove_coupon(state: CartState, raw_code: Any) -> None:
             with_cart=True,
         )
     state.coupons.remove(code)
+
+
+def valid_postcode(country: str, postcode: str) -> bool:
+    """``WC_Validation::is_postcode``: the rules storesim knows (US, CA, DE, GB); letters,
+    digits, spaces and dashes elsewhere."""
+    rule = _POSTCODE_RULES.get(country)
+    if rule is not None:
+        return bool(rule.match(postcode.upper()))
+    return not re.sub(r"[\s\-A-Za-z0-9]", "", postcode)
 
 
 def _validate_address(name: str, address: dict[str, str]) -> None:

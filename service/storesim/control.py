@@ -59,7 +59,9 @@ class StockIn(_Strict):
 
 
 class ClockIn(_Strict):
-    advance_seconds: float
+    advance_seconds: float = 0.0
+    set_to: float | None = None  # an absolute unix time
+    freeze: bool | None = None  # stop the clock (true) or let it run again (false)
 
 
 class SignIn(_Strict):
@@ -68,6 +70,10 @@ class SignIn(_Strict):
 
 class TokenIn(_Strict):
     token: str
+
+
+def _clock(sim: Sim) -> dict[str, Any]:
+    return {"now": sim.now(), "clock_offset": sim.clock_offset, "frozen": sim.frozen_at is not None}
 
 
 def _sim(request: Request[Any, Any, Any]) -> Sim:
@@ -138,6 +144,13 @@ class ControlPlane(Controller):
         sim._windows.clear()
         return sim.describe()
 
+    @get("/forwarded")
+    async def forwarded(self, request: Request[Any, Any, Any]) -> dict[str, int]:
+        """The client addresses the rate limiter counts requests by in its current windows,
+        with their counts: with ``proxy_support`` the first ``X-Forwarded-For`` address, as
+        WooCommerce's does, else the peer's. Only while the limiter is on."""
+        return {client: window.count for client, window in _sim(request)._windows.items()}
+
     @put("/products/{product_id:int}/stock")
     async def stock(
         self, request: Request[Any, Any, Any], product_id: FromPath[int], data: JSONBody[StockIn]
@@ -154,9 +167,15 @@ class ControlPlane(Controller):
     async def clock(
         self, request: Request[Any, Any, Any], data: JSONBody[ClockIn]
     ) -> dict[str, Any]:
+        """Move the store's clock on (``advance_seconds``) or to ``set_to``; ``freeze``
+        stops it (answers then never straddle a second) or lets it run again."""
         sim = _sim(request)
-        sim.clock_offset += data.advance_seconds
-        return {"now": sim.now(), "clock_offset": sim.clock_offset}
+        sim.set_clock(advance=data.advance_seconds, to=data.set_to, freeze=data.freeze)
+        return _clock(sim)
+
+    @get("/clock")
+    async def read_clock(self, request: Request[Any, Any, Any]) -> dict[str, Any]:
+        return _clock(_sim(request))
 
     @post("/tokens", status_code=200)
     async def sign(self, request: Request[Any, Any, Any], data: JSONBody[SignIn]) -> dict[str, str]:

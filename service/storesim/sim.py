@@ -11,10 +11,13 @@ import secrets
 import time
 from collections import Counter, deque
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .cart import CartState
 from .tokens import NonceMaker, TokenSigner
+
+if TYPE_CHECKING:
+    from .cocart.store import CocartCart
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +41,8 @@ class Faults:
 
     ``when`` says whether a fault strikes ``before`` the cart changed or ``after`` the
     change was saved (both happen in real life). ``match`` limits faults to routes whose
-    path contains it (``"batch"``, ``"cart/add-item"``); empty matches every Store API route.
+    path contains it (``"batch"``, ``"cart/add-item"``, ``"cocart"``, ``"wc/store"``); empty
+    matches every REST route of both faces (Store API and CoCart).
     """
 
     error_rate: float = 0.0
@@ -73,6 +77,9 @@ class SimConfig:
     faults: Faults = field(default_factory=Faults)
     rate_limit: RateLimit = field(default_factory=RateLimit)
     secret: str = ""
+    # CoCart's no-cache headers on Store API answers, as a store with CoCart active sends
+    # them (recordings cocart/038, 039); off: the Store API face of recordings/storeapi/.
+    store_api_nocache: bool = False
 
 
 @dataclass(slots=True)
@@ -101,8 +108,12 @@ class Sim:
         self.faults = config.faults
         self.rate_limit = config.rate_limit
         self.clock_offset = 0.0
+        self.frozen_at: float | None = None  # a stopped clock (deterministic replays)
+        self.store_api_nocache = config.store_api_nocache
         self.out_of_stock: set[int] = set()
         self.sessions: dict[str, CartState] = {}
+        # CoCart's own carts (wp_cocart_carts), keyed by cart key: not Store API sessions.
+        self.cocart: dict[str, CocartCart] = {}
         self.requests: Counter[str] = Counter()
         self.subrequests: Counter[str] = Counter()
         self.batch_sizes: list[int] = []
@@ -113,7 +124,21 @@ class Sim:
 
     # -- time ---------------------------------------------------------------------
     def now(self) -> float:
+        if self.frozen_at is not None:
+            return self.frozen_at
         return time.time() + self.clock_offset
+
+    def set_clock(
+        self, *, advance: float = 0.0, to: float | None = None, freeze: bool | None = None
+    ) -> None:
+        """Move the store's clock (``to`` an absolute time, or ``advance`` seconds on),
+        and stop (``freeze``) or restart it; a restarted clock runs on from where it was."""
+        now = self.now() if to is None else to
+        now += advance
+        if freeze is None:
+            freeze = self.frozen_at is not None
+        self.clock_offset = now - time.time()
+        self.frozen_at = now if freeze else None
 
     async def process(self, batch_size: int | None = None, *, write: bool = False) -> None:
         """Sleep for the simulated PHP processing time of one request."""
@@ -195,7 +220,10 @@ class Sim:
             "faults": asdict(self.faults),
             "rate_limit": asdict(self.rate_limit),
             "clock_offset": self.clock_offset,
+            "clock_frozen": self.frozen_at is not None,
+            "store_api_nocache": self.store_api_nocache,
             "sessions": len(self.sessions),
+            "cocart_carts": len(self.cocart),
             "counters": {
                 "requests": dict(self.requests),
                 "writes": writes,

@@ -70,8 +70,8 @@ class Totals:
     removed_coupons: list[str] = field(default_factory=list)
 
 
-def _tax(amount: int | Fraction) -> Fraction:
-    return Fraction(amount) * TAX_RATE
+def _tax(amount: int | Fraction, rate: Fraction = TAX_RATE) -> Fraction:
+    return Fraction(amount) * rate
 
 
 def _apply_remainder(
@@ -155,12 +155,17 @@ def _shipping_package(state: CartState) -> Package:
 
 
 def calculate(state: CartState) -> Totals:
-    """Compute every total of the cart; also drops coupons that are no longer valid."""
+    """Compute every total of the cart; also drops coupons that are no longer valid.
+
+    Tax follows the shipping address: with no shipping country no rate matches
+    (``WC_Tax::find_rates`` needs a country), so nothing is taxed.
+    """
+    tax_rate = TAX_RATE if state.shipping.get("country") else Fraction(0)
     lines = [
         LineTotals(
             line,
             line.product.price_cents * line.quantity,
-            round_half_up(_tax(line.product.price_cents * line.quantity)),
+            round_half_up(_tax(line.product.price_cents * line.quantity, tax_rate)),
         )
         for line in state.lines.values()
     ]
@@ -189,12 +194,12 @@ def calculate(state: CartState) -> Totals:
             coupon.code,
             coupon.discount_type,
             sum(discounts.values()),
-            sum((_tax(d) for d in discounts.values()), Fraction(0)),
+            sum((_tax(d, tax_rate) for d in discounts.values()), Fraction(0)),
         )
 
     for t in lines:
         t.total = t.subtotal - given[t.line.key]
-        t.total_tax = round_half_up(_tax(t.total))
+        t.total_tax = round_half_up(_tax(t.total, tax_rate))
 
     totals = Totals(lines, [coupon_totals[c] for c in state.coupons], None, removed_coupons=removed)
     totals.items = items_total

@@ -108,6 +108,10 @@ class Replayer:
     tokens: dict[str, str] = field(default_factory=dict)  # sim user_id -> newest sim token
     recorded_nonce: str | None = None
 
+    async def sim_now(self) -> int:
+        """The simulator's clock (the replay stops it, so answers never straddle a second)."""
+        return int((await self.client.get("/__sim/clock")).json()["now"])
+
     # -- mapping recorded tokens and nonces ------------------------------------------
     def learn(self, recorded_token: str | None, sim_token: str | None) -> list[str]:
         """Bind the user of a recorded response token to the simulator's; report a clash."""
@@ -146,14 +150,15 @@ class Replayer:
         if s_user is None:
             # A correctly signed token for a session that does not exist.
             s_user = r_user
+            now = await self.sim_now()
             signed = await self.client.post(
                 "/__sim/tokens",
                 json={
                     "payload": {
                         "user_id": s_user,
-                        "exp": payload["exp"] - payload["iat"] + _now(),
+                        "exp": payload["exp"] - payload["iat"] + now,
                         "iss": payload.get("iss", "wc/store/v1"),
-                        "iat": _now(),
+                        "iat": now,
                     }
                 },
             )
@@ -271,12 +276,6 @@ class Replayer:
             sim_headers = (sim or {}).get("headers") if isinstance(sim, dict) else None
             if isinstance(rec_headers, dict) and isinstance(sim_headers, dict):
                 self.learn(rec_headers.get("Cart-Token"), sim_headers.get("Cart-Token"))
-
-
-def _now() -> int:
-    import time
-
-    return int(time.time())
 
 
 def diff(recorded: Any, simulated: Any, where: str) -> Iterator[tuple[str, Any, Any]]:

@@ -109,6 +109,9 @@ async def replay_all() -> dict[str, list[Mismatch]]:
     outcome: dict[str, list[Mismatch]] = {}
     by_number = {s["_file"][:3]: s for s in STEPS}
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8181") as client:
+        # A stopped clock: the rate-limit windows (116-119) and every Retry-After are then
+        # counted in simulated seconds only, never across a wall-clock second boundary.
+        await client.post("/__sim/clock", json={"freeze": True})
         replayer = Replayer(client)
         for step, name in zip(STEPS, STEP_NAMES, strict=True):
             number = name[:3]

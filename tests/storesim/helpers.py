@@ -39,3 +39,29 @@ async def cart(client: httpx.AsyncClient, headers: dict[str, str]) -> dict[str, 
 
 def quantity(cart_body: dict[str, Any], product_id: int) -> int:
     return sum(i["quantity"] for i in cart_body["items"] if i["id"] == product_id)
+
+
+COCART = "/wp-json/cocart/v2"
+
+
+async def cocart_add(
+    client: httpx.AsyncClient, key: str | None, product_id: int, quantity: int = 1, **extra: Any
+) -> httpx.Response:
+    """CoCart add-item: ``id`` and ``quantity`` as strings, the key in the header."""
+    headers = {"CoCart-API-Cart-Key": key} if key else {}
+    return await client.post(
+        f"{COCART}/cart/add-item",
+        json={"id": str(product_id), "quantity": str(quantity), **extra},
+        headers=headers,
+    )
+
+
+async def cocart_cart(client: httpx.AsyncClient, key: str) -> dict[str, Any]:
+    response = await client.get(f"{COCART}/cart", params={"cart_key": key})
+    response.raise_for_status()
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def cocart_quantity(cart_body: dict[str, Any], product_id: int) -> int:
+    return sum(i["quantity"]["value"] for i in cart_body["items"] if i["id"] == product_id)

@@ -199,6 +199,8 @@ class CoCartUpstream:
                 refusals += [refused] * len(request.operations)
                 continue
             except UpstreamOutcomeUnknown as lost:
+                if not refusals and len(request.operations) == len(operations):
+                    raise  # the outcome of all of them is unknown
                 # Only this request's outcome is unknown: the ones after it never left.
                 return BatchOutcome(
                     refusals, cart, newest, stopped=lost, lost=len(request.operations)
