@@ -1,10 +1,12 @@
 """N concurrent writes to one cart: through cartsync, straight to the store concurrently
 (the session race on, as the real store), and straight to the store one after the other.
 
-    python -m bench.write_bursts [--sizes 1 5 25 100] [--quick]
+    python -m bench.write_bursts [--sizes 1 5 25 100] [--store storeapi|cocart] [--quick]
 
 storesim runs with 80 ms per call and a batch cost of 60 ms + 15 ms per sub-request,
 jitter off (so added latency is measurable); one gateway worker; its own redis-server.
+``--store cocart`` puts the gateway (and the straight runs) on storesim's CoCart face,
+which has no batch: cartsync serialises every add, one request each.
 """
 
 from __future__ import annotations
@@ -86,6 +88,33 @@ async def straight(
     return _summary(timed, wall, writes, cart, acknowledged_status=201)
 
 
+async def straight_cocart(
+    sim_base: str, sim: httpx.AsyncClient, n: int, concurrent: bool
+) -> dict[str, float]:
+    """The same adds straight to CoCart (string ids, the cart key in the query)."""
+    api = f"{sim_base}/wp-json/cocart/v2"
+    async with httpx.AsyncClient(timeout=120) as client:
+        first = await client.get(f"{api}/cart")
+        key = {"cart_key": first.headers["CoCart-API-Cart-Key"]}
+        before = await _writes(sim)
+
+        def add() -> object:
+            return client.post(
+                f"{api}/cart/add-item", json={"id": "15", "quantity": "1"}, params=key
+            )
+
+        started = time.perf_counter()
+        if concurrent:
+            timed = await asyncio.gather(*(_timed(add()) for _ in range(n)))
+        else:
+            timed = [await _timed(add()) for _ in range(n)]
+        wall = (time.perf_counter() - started) * 1000
+        writes = await _writes(sim) - before
+        body = (await client.get(f"{api}/cart", params=key)).json()
+        cart = {"items": [{"quantity": i["quantity"]["value"]} for i in body["items"]]}
+    return _summary(timed, wall, writes, cart, acknowledged_status=200)
+
+
 def _summary(
     timed: list[tuple[float, httpx.Response]],
     wall: float,
@@ -107,10 +136,11 @@ def _summary(
     }
 
 
-async def run(sizes: list[int]) -> list[tuple[int, str, dict[str, float]]]:
+async def run(sizes: list[int], store: str = "storeapi") -> list[tuple[int, str, dict[str, float]]]:
     redis_process, redis_url = _redis()
     sim_port, port = free_port(), free_port()
-    env = gateway_env(f"http://127.0.0.1:{sim_port}", redis_url)
+    env = gateway_env(f"http://127.0.0.1:{sim_port}", redis_url, upstream_kind=store)
+    direct = straight_cocart if store == "cocart" else straight
     rows = []
     try:
         with (
@@ -132,16 +162,14 @@ async def run(sizes: list[int]) -> list[tuple[int, str, dict[str, float]]]:
                         (
                             n,
                             "store, concurrent",
-                            await straight(f"http://127.0.0.1:{sim_port}", sim, n, concurrent=True),
+                            await direct(f"http://127.0.0.1:{sim_port}", sim, n, concurrent=True),
                         )
                     )
                     rows.append(
                         (
                             n,
                             "store, sequential",
-                            await straight(
-                                f"http://127.0.0.1:{sim_port}", sim, n, concurrent=False
-                            ),
+                            await direct(f"http://127.0.0.1:{sim_port}", sim, n, concurrent=False),
                         )
                     )
     finally:
@@ -153,25 +181,29 @@ async def run(sizes: list[int]) -> list[tuple[int, str, dict[str, float]]]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 5, 25, 100])
+    parser.add_argument("--store", choices=["storeapi", "cocart"], default="storeapi")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
     sizes = [1, 5] if args.quick else args.sizes
-    rows = asyncio.run(run(sizes))
+    rows = asyncio.run(run(sizes, args.store))
     if args.json:
         Path(args.json).write_text(
             json.dumps([{"n": n, "path": path, **figures} for n, path, figures in rows], indent=1)
         )
+    face = "CoCart face (no batch)" if args.store == "cocart" else "Store API face"
     print(
-        f"N concurrent add-items on one cart; storesim {LATENCY} (80 ms a call, batch "
-        "60 ms + 15 ms/sub-request, jitter off), session race on\n"
+        f"N concurrent add-items on one cart; storesim {face}, {LATENCY} (80 ms a call, "
+        "batch 60 ms + 15 ms/sub-request, jitter off), session race on\n"
     )
     print(
         "| N | path | wall ms | p50 ms | p99 ms | upstream writes | limit | acknowledged | lost |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
     for n, path, r in rows:
-        limit = str(math.ceil(n / 25) + 1) if path == "cartsync" else ""
+        limit = ""
+        if path == "cartsync":
+            limit = str(n) if args.store == "cocart" else str(math.ceil(n / 25) + 1)
         print(
             f"| {n} | {path} | {r['wall_ms']:.0f} | {r['p50']:.0f} | {r['p99']:.0f} "
             f"| {r['writes']:.0f} | {limit} | {r['acknowledged']:.0f} | {r['lost']:.0f} |"

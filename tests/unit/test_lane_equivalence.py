@@ -15,9 +15,11 @@ from hypothesis import strategies as st
 from cartsync.app import cart_policy, make_service
 from cartsync.carts import operations as ops
 from cartsync.carts.owners import Owner
+from cartsync.carts.ports.upstream import Upstream
 from cartsync.carts.snapshots import digest_of
 from cartsync.cli import placeholder_settings
 from cartsync.state.memory import MemoryStateStore
+from cartsync.upstream.cocart import CoCartUpstream
 from cartsync.upstream.storeapi import StoreApiUpstream
 from storesim import SimConfig
 from storesim import create_app as create_storesim
@@ -37,13 +39,16 @@ operation = st.one_of(
 )
 
 
-def _upstream() -> StoreApiUpstream:
+def _upstream(kind: str) -> Upstream:
     app = create_storesim(SimConfig(race=False, secret="equivalence"))
-    return StoreApiUpstream("http://127.0.0.1:8181", transport=httpx.ASGITransport(app=app))
+    transport = httpx.ASGITransport(app=app)
+    if kind == "cocart":
+        return CoCartUpstream("http://127.0.0.1:8181", transport=transport)
+    return StoreApiUpstream("http://127.0.0.1:8181", transport=transport)
 
 
-async def _through_lane(sequence: list[ops.Operation], concurrent: bool) -> str:
-    upstream = _upstream()
+async def _through_lane(kind: str, sequence: list[ops.Operation], concurrent: bool) -> str:
+    upstream = _upstream(kind)
     settings_ = msgspec.structs.replace(placeholder_settings(), reconcile_grace_s=1.0)
     service = make_service(cart_policy(settings_), MemoryStateStore(), upstream, time.time)
     await service.start()
@@ -60,11 +65,13 @@ async def _through_lane(sequence: list[ops.Operation], concurrent: bool) -> str:
     return digest_of(final.cart)
 
 
-async def _one_by_one(sequence: list[ops.Operation]) -> str:
-    upstream = _upstream()
-    token = (await upstream.fetch_cart(None)).credentials
+async def _one_by_one(kind: str, sequence: list[ops.Operation]) -> str:
+    upstream = _upstream(kind)
+    first = await upstream.fetch_cart(None)
+    token, cart = first.credentials, first.cart
     for op in sequence:
-        token = (await upstream.apply_batch(token, [op])).credentials or token
+        outcome = await upstream.apply_batch(token, [op], cart)
+        token, cart = outcome.credentials or token, outcome.cart or cart
     final = await upstream.fetch_cart(token)
     await upstream.aclose()
     return digest_of(final.cart)
@@ -72,14 +79,18 @@ async def _one_by_one(sequence: list[ops.Operation]) -> str:
 
 class TestLaneEquivalence:
     @settings(
-        max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+        max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
     )
-    @given(st.lists(operation, min_size=1, max_size=12), st.booleans())
+    @given(
+        st.sampled_from(["storeapi", "cocart"]),
+        st.lists(operation, min_size=1, max_size=12),
+        st.booleans(),
+    )
     def test_batched_application_equals_sequential_application(
-        self, sequence: list[ops.Operation], concurrent: bool
+        self, kind: str, sequence: list[ops.Operation], concurrent: bool
     ) -> None:
-        """Whether queued as one request or as concurrent ones, the final cart is the
-        one-by-one cart."""
-        lane = asyncio.run(_through_lane(sequence, concurrent))
-        direct = asyncio.run(_one_by_one(sequence))
+        """On either store, whether queued as one request or as concurrent ones, the
+        final cart is the one-by-one cart."""
+        lane = asyncio.run(_through_lane(kind, sequence, concurrent))
+        direct = asyncio.run(_one_by_one(kind, sequence))
         assert lane == direct

@@ -151,23 +151,14 @@ class MemoryStateStore:
         return self._inflight.get(cart_id)
 
     async def complete(
-        self,
-        cart_id: str,
-        token: str,
-        count: int,
-        results: Mapping[str, bytes],
-        ttl_s: int,
-        then_inflight: bytes | None = None,
+        self, cart_id: str, token: str, count: int, results: Mapping[str, bytes], ttl_s: int
     ) -> bool:
         if self._holder(cart_id) != token:
             return False
         queue = self._queues.get(cart_id, [])
         del queue[:count]
         self._results.setdefault(cart_id, {}).update(results)
-        if then_inflight is None:
-            self._inflight.pop(cart_id, None)
-        else:
-            self._inflight[cart_id] = then_inflight
+        self._inflight.pop(cart_id, None)
         await self.publish(ResultsReady(cart_id, tuple(results)))
         return True
 

@@ -327,13 +327,7 @@ class RedisStateStore:
 
     @_translated
     async def complete(
-        self,
-        cart_id: str,
-        token: str,
-        count: int,
-        results: Mapping[str, bytes],
-        ttl_s: int,
-        then_inflight: bytes | None = None,
+        self, cart_id: str, token: str, count: int, results: Mapping[str, bytes], ttl_s: int
     ) -> bool:
         pairs: list[str | bytes | int] = []
         for op_id, result in results.items():
@@ -352,7 +346,6 @@ class RedisStateStore:
                 ttl_s,
                 announcement,
                 keys.CHANGES_CHANNEL,
-                then_inflight or b"",
                 *pairs,
             ],
         )

@@ -1,11 +1,13 @@
-"""One lane turn: the head of a cart's queue, sent to the store and settled.
+"""One lane turn: the head of a cart's queue, sent to the store as one request and
+settled.
 
-The holder checks If-Match at the head, records the operations as in flight (with the
-cart they apply to) in the same round trip that renews its lease, sends them, stores
-the cart the store answered as the new snapshot, and records each operation's result.
-A store that applies each request on its own (CoCart) may stop part way: what it
-answered is recorded, the request whose answer was lost is reconciled
-(``recovery.py``), and what was not sent stays queued for the next turn.
+The holder checks If-Match at the head, takes as many operations as one request of
+this store carries (``Upstream.turn``: a Store API batch of up to 25; one CoCart add,
+or quantity sets together), records them as in flight (with the cart they apply to) in
+the same round trip that renews its lease, sends them, stores the cart the store
+answered as the new snapshot, and records each operation's result. One request is one
+session write, so a lost answer means all of the turn applied or none of it, and the
+cart tells which (``recovery.py``).
 """
 
 from __future__ import annotations
@@ -97,6 +99,7 @@ class BatchRunner:
             if queued.if_match is not None:
                 batch = batch[:index]  # a precondition is checked at the head of a batch
                 break
+        batch = batch[: self._upstream.turn([q.operation for q in batch], decode(stored))]
         # One round trip: renew the lease (nothing leaves with less lease left than a
         # call may take), find operations queued twice, record the batch as in flight.
         answered = await self._state.begin_batch(
@@ -140,10 +143,18 @@ class BatchRunner:
                 credentials, [q.operation for q in batch], decode(before)
             )
         except UpstreamOutcomeUnknown as lost:
-            outcome = BatchOutcome([], None, None, stopped=lost, lost=len(batch))
+            self._on_upstream(False)
+            # A store that answered (5xx) is done with the request: no grace to wait.
+            sent_at = time.time() - (self._grace_s if lost.finished else 0.0)
+            settled = await self._recovery.reconcile(
+                cart_id, lease, batch, before, attempts, sent_at
+            )
+            return await self._after_recovery(cart_id, lease, batch, settled, attempts)
         except UpstreamUnavailable as exc:
-            outcome = BatchOutcome([], None, None, stopped=exc)
-        self._on_upstream(outcome.stopped is None or bool(outcome.refusals))
+            # Certainly not applied (not sent, or refused before running): retry is safe.
+            self._on_upstream(False)
+            return await self._waiters.complete(cart_id, lease, len(batch), not_applied(batch, exc))
+        self._on_upstream(True)
         if (
             outcome.cart is not None
             and outcome.credentials is not None
@@ -154,19 +165,17 @@ class BatchRunner:
             # went to a new cart. Put the rest of the cart back beside them.
             restored = await self._reader.restore(cart_id, decode(before), outcome.credentials)
             outcome = dataclasses.replace(outcome, cart=restored, credentials=None)
-        return await self._settle(cart_id, lease, batch, before, outcome, attempts)
+        return await self._record(cart_id, lease, batch, before, outcome)
 
-    async def _settle(
+    async def _record(
         self,
         cart_id: str,
         lease: str,
         batch: list[QueuedOp],
         before: Snapshot,
         outcome: BatchOutcome,
-        attempts: int,
     ) -> bool:
-        """Record what the store answered; reconcile what it lost; the rest stays queued."""
-        answered = batch[: len(outcome.refusals)]
+        """Store the cart the store answered and record each operation's result."""
         await self._credentials.keep(cart_id, outcome.credentials)
         after = before
         if outcome.cart is not None:
@@ -182,32 +191,9 @@ class BatchRunner:
             OpResult(q.op_id, "applied", etag=after.etag, body=after.body, batch=size)
             if refusal is None
             else refused(q.op_id, refusal.error, after if refusal.cart is not None else None, size)
-            for q, refusal in zip(answered, outcome.refusals, strict=True)
+            for q, refusal in zip(batch, outcome.refusals, strict=True)
         ]
-        stopped = outcome.stopped
-        rest = batch[len(answered) :]
-        if stopped is None or not rest:
-            return await self._waiters.complete(cart_id, lease, len(results), results)
-        if not isinstance(stopped, UpstreamOutcomeUnknown):
-            # Nothing more was sent: a retry of the rest is safe.
-            results += not_applied(rest, stopped)
-            return await self._waiters.complete(cart_id, lease, len(results), results)
-        lost = rest[: outcome.lost] if outcome.lost > 0 else rest
-        # A store that answered (5xx) is done with the request: no grace to wait.
-        sent_at = time.time() - (self._grace_s if stopped.finished else 0.0)
-        if results:
-            # Answered ones recorded and the lost ones put in flight, in one step.
-            record = inflight_record(lost, after, sent_at)
-            if not await self._waiters.complete(
-                cart_id, lease, len(results), results, then_inflight=record
-            ):
-                return False
-        elif len(lost) < len(batch) and not await self._state.set_inflight(
-            cart_id, lease, inflight_record(lost, after, sent_at)
-        ):
-            return False
-        settled = await self._recovery.reconcile(cart_id, lease, lost, after, attempts, sent_at)
-        return await self._after_recovery(cart_id, lease, lost, settled, attempts)
+        return await self._waiters.complete(cart_id, lease, len(results), results)
 
     async def _after_recovery(
         self, cart_id: str, lease: str, lost: list[QueuedOp], outcome: bool | Resend, attempts: int

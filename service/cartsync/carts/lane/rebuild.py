@@ -107,13 +107,15 @@ class UpstreamReader:
         cart: model.Cart | None = None
         unrestored: list[model.CartError] = []
         newest = credentials
-        for start in range(0, len(plan), capabilities.max_batch):
-            chunk = plan[start : start + capabilities.max_batch]
+        while plan:
+            chunk = plan[: self._upstream.turn(plan, cart or previous)]
+            plan = plan[len(chunk) :]
             self._stats.upstream_writes += 1
+            # A failure raises: the next attempt starts over in another new cart.
             outcome = await self._upstream.apply_batch(newest, chunk, cart)
             newest = outcome.credentials or newest
             cart = outcome.cart or cart
-            for op, refusal in zip(chunk, outcome.refusals, strict=False):
+            for op, refusal in zip(chunk, outcome.refusals, strict=True):
                 if refusal is not None and isinstance(op, ops.AddItem):
                     name = next(
                         (i.name for i in previous.items if i.product_id == op.product_id),
@@ -126,8 +128,6 @@ class UpstreamReader:
                             f"{refusal.error.message}",
                         )
                     )
-            if outcome.stopped is not None:
-                raise outcome.stopped  # the next attempt starts over in a new cart
         await self._credentials.keep(cart_id, newest)
         if cart is None:
             cart = (await self._upstream.fetch_cart(newest)).cart

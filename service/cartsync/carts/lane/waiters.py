@@ -92,14 +92,11 @@ class Waiters:
         lease: str,
         count: int,
         results: list[OpResult],
-        then_inflight: bytes | None = None,
     ) -> bool:
         """Record results and drop their operations from the queue (fenced by the
         lease), then wake the local waiters; False when the lease was lost."""
         packed = {r.op_id: PACK.encode(r) for r in results}
-        if not await self._state.complete(
-            cart_id, lease, count, packed, RESULTS_TTL_S, then_inflight
-        ):
+        if not await self._state.complete(cart_id, lease, count, packed, RESULTS_TTL_S):
             return False
         for result in results:
             self.resolve(result)

@@ -139,18 +139,10 @@ class StateStore(Protocol):
         """The batch of unknown outcome, if a holder died or timed out with one."""
 
     async def complete(
-        self,
-        cart_id: str,
-        token: str,
-        count: int,
-        results: Mapping[str, bytes],
-        ttl_s: int,
-        then_inflight: bytes | None = None,
+        self, cart_id: str, token: str, count: int, results: Mapping[str, bytes], ttl_s: int
     ) -> bool:
         """Fenced: record ``results``, drop the first ``count`` queued operations and the
-        in-flight record (or replace it with ``then_inflight``: the next queued
-        operations left and their answer was lost), and announce the results
-        (``ResultsReady``), in one step."""
+        in-flight record, and announce the results (``ResultsReady``), in one step."""
 
     async def results(self, cart_id: str, op_ids: Sequence[str]) -> list[bytes | None]:
         """Recorded results of operations, None where not (yet) recorded."""

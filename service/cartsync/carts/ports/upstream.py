@@ -20,17 +20,15 @@ from typing import Protocol
 
 from ..model import Cart, Product, ProductPage
 from ..operations import ApplyCoupon, Operation, RemoveCoupon, SelectShippingRate
-from .upstream_errors import UpstreamRefused, UpstreamUnavailable
+from .upstream_errors import UpstreamRefused
 
 
 @dataclass(frozen=True, slots=True)
 class Capabilities:
     """What a store can do, declared by its adapter; the domain plans around it.
 
-    ``max_batch``: operations one lane turn may hand to ``apply_batch``.
-    ``one_write_per_batch``: the store applies a whole ``apply_batch`` as one session
-    write (a Store API batch is one PHP request); otherwise each upstream request is its
-    own write and the adapter reports partial progress (``BatchOutcome.stopped``).
+    ``max_batch``: the most operations one upstream request may carry (a Store API
+    batch: 25); a lane turn is one request, sized by ``Upstream.turn``.
     ``handoff``: how a browser takes the cart to the shop's own checkout.
     ``customer_first``: a rebuild sends the customer before the lines (the Store API
     needs an address for shipping rates; CoCart refuses customer details on an empty
@@ -39,7 +37,6 @@ class Capabilities:
 
     kind: str
     max_batch: int
-    one_write_per_batch: bool
     coupons: bool
     shipping_rates: bool
     handoff: str  # "session-param" (?session=, WooCommerce 10+) | "load-cart" (CoCart)
@@ -57,7 +54,6 @@ class Capabilities:
         return {
             "kind": self.kind,
             "max_batch": self.max_batch,
-            "one_write_per_batch": self.one_write_per_batch,
             "coupons": self.coupons,
             "shipping_rates": self.shipping_rates,
             "handoff": self.handoff,
@@ -76,21 +72,13 @@ class UpstreamCart:
 
 @dataclass(frozen=True, slots=True)
 class BatchOutcome:
-    """What the store did with the operations of one ``apply_batch``.
-
-    ``refusals`` has one entry per operation the store answered, in order: None
-    (applied) or its refusal. It is shorter than the operations when the adapter had to
-    stop (``stopped``): the next ``lost`` operations went in a request whose answer was
-    lost (``stopped`` is then an ``UpstreamOutcomeUnknown``), and the ones after them
-    were not sent. ``cart`` is the cart after the last answered request (None when no
-    answer carried one), ``credentials`` the newest.
-    """
+    """What the store did with the operations of one request: per operation None
+    (applied) or its refusal, in order; the cart after it (None when no answer carried
+    one); the newest credentials."""
 
     refusals: list[UpstreamRefused | None]
     cart: Cart | None
     credentials: str | None
-    stopped: UpstreamUnavailable | None = None
-    lost: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,17 +101,20 @@ class Upstream(Protocol):
     async def fetch_cart(self, credentials: str | None) -> UpstreamCart:
         """Read the cart (a new, empty one when None). Retried when safe."""
 
+    def turn(self, operations: Sequence[Operation], current: Cart | None) -> int:
+        """How many of the leading ``operations`` one request carries (at least one):
+        a lane turn is one upstream request, so its answer settles exactly them."""
+
     async def apply_batch(
         self,
         credentials: str | None,
         operations: Sequence[Operation],
         current: Cart | None = None,
     ) -> BatchOutcome:
-        """Apply operations in order (at most ``capabilities.max_batch``) to the cart
-        last seen as ``current`` (an adapter may plan its requests by it). Raises
-        ``UpstreamOutcomeUnknown`` when the outcome of all of them is unknown, and
-        ``UpstreamUnavailable`` when nothing was sent; partial progress is a
-        ``BatchOutcome`` with ``stopped``."""
+        """Apply one turn's operations (``turn`` of them) in order, as one request, to
+        the cart last seen as ``current``. Raises ``UpstreamOutcomeUnknown`` when the
+        request left and its answer was lost, ``UpstreamUnavailable`` when it was not
+        sent."""
 
     async def list_products(self, query: ProductQuery) -> ProductPage:
         """One page of the catalogue, compact."""

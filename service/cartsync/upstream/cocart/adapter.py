@@ -2,11 +2,10 @@
 
 Credentials are the cart key (and the store time of the last answer: ``session.py``).
 CoCart has no batch that works (WordPress core's ``batch/v1`` fails every CoCart
-sub-request), so a lane turn leaves as requests one after another: one per add,
-remove or customer update, and quantity sets on lines the cart holds together in one
-``cart/update`` (``namespace=update-cart``). Each request is its own session write:
-when one loses its answer the adapter stops there and says how far it got
-(``BatchOutcome.stopped``), and the lane reconciles that one request.
+sub-request), so a lane turn is one request (``turn``): one add, removal or customer
+update, or quantity sets on lines the cart holds, together in one ``cart/update``
+(``namespace=update-cart``). Each request is its own session write, so the lane
+settles (and answers) each as it comes back, and a lost answer concerns one request.
 
 Every CoCart request, reads included, writes the whole cart back when it ends, so a
 request whose answer was lost may still overwrite a later write: after a lost answer
@@ -42,8 +41,7 @@ from .products import PRODUCT_DECODER, page_currency, products_of, to_product
 API_PATH = "/wp-json/cocart/v2"
 CAPABILITIES = Capabilities(
     kind="cocart",
-    max_batch=25,
-    one_write_per_batch=False,
+    max_batch=25,  # quantity sets in one cart/update
     coupons=False,
     shipping_rates=False,
     handoff="load-cart",
@@ -175,44 +173,31 @@ class CoCartUpstream:
             cart, received = await self._call("GET", "/cart", None)
         return UpstreamCart(cart, received)
 
+    def turn(self, operations: Sequence[ops.Operation], current: Cart | None) -> int:
+        """The operations of the first request the plan makes of them."""
+        return len(plan_requests(operations, current)[0].operations)
+
     async def apply_batch(
         self,
         credentials: str | None,
         operations: Sequence[ops.Operation],
         current: Cart | None = None,
     ) -> BatchOutcome:
+        planned = plan_requests(operations, current)
+        if len(planned) != 1:
+            raise ValueError("one turn is one request: size it with turn()")
+        request = planned[0]
+        if request.refused is not None:
+            return BatchOutcome([request.refused] * len(operations), None, credentials)
+        if request.path is None:
+            return BatchOutcome([None] * len(operations), None, credentials)  # nothing to do
         key = self._live_key(credentials)
         self._check_settled(key)
-        newest = credentials if key else None
-        refusals: list[UpstreamRefused | None] = []
-        cart: Cart | None = None
-        for request in plan_requests(operations, current):
-            if request.refused is not None:
-                refusals += [request.refused] * len(request.operations)
-                continue
-            if request.path is None:
-                refusals += [None] * len(request.operations)  # nothing to send
-                continue
-            try:
-                cart, newest = await self._call(request.method, request.path, key, request.body)
-            except UpstreamRefused as refused:
-                refusals += [refused] * len(request.operations)
-                continue
-            except UpstreamOutcomeUnknown as lost:
-                if not refusals and len(request.operations) == len(operations):
-                    raise  # the outcome of all of them is unknown
-                # Only this request's outcome is unknown: the ones after it never left.
-                return BatchOutcome(
-                    refusals, cart, newest, stopped=lost, lost=len(request.operations)
-                )
-            except UpstreamUnavailable as exc:
-                if not refusals:
-                    raise
-                return BatchOutcome(refusals, cart, newest, stopped=exc)
-            answered = session.unpack(newest)
-            key = answered[0] if answered is not None else key
-            refusals += _judged(request, cart)
-        return BatchOutcome(refusals, cart, newest)
+        try:
+            cart, newest = await self._call(request.method, request.path, key, request.body)
+        except UpstreamRefused as refused:
+            return BatchOutcome([refused] * len(operations), None, credentials)
+        return BatchOutcome(_judged(request, cart), cart, newest)
 
     # -- products -------------------------------------------------------------------------
     async def list_products(self, query: ProductQuery) -> ProductPage:

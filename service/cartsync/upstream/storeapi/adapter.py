@@ -45,7 +45,6 @@ MAX_BATCH = 25  # the Store API refuses larger batches (rest_too_many_items)
 CAPABILITIES = Capabilities(
     kind="storeapi",
     max_batch=MAX_BATCH,
-    one_write_per_batch=True,
     coupons=True,
     shipping_rates=True,
     handoff="session-param",
@@ -146,6 +145,10 @@ class StoreApiUpstream:
         return f"{self._shop}{self._checkout_path}?{urlencode({'session': credentials})}"
 
     # -- carts ----------------------------------------------------------------------------
+    def turn(self, operations: Sequence[ops.Operation], current: Cart | None) -> int:
+        """Any operations go together in one batch, up to the Store API's 25."""
+        return max(1, min(len(operations), MAX_BATCH))
+
     def _cart(self, response: httpx.Response) -> UpstreamCart:
         try:
             store_cart = CART_DECODER.decode(response.content)
