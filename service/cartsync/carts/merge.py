@@ -137,6 +137,19 @@ async def merge_guest(
             guest_cart = decode_body((await service.read(guest)).body)
             user_cart = decode_body((await service.read(user)).body)
             lines, extra = plan(user_cart, guest_cart, policy)
+            if not service.capabilities.shipping_address:
+                # The store derives shipping from billing: merge the billing address only.
+                extra = [
+                    ops.UpdateCustomer(op.billing, None)
+                    if isinstance(op, ops.UpdateCustomer)
+                    else op
+                    for op in extra
+                ]
+                extra = [
+                    op
+                    for op in extra
+                    if not isinstance(op, ops.UpdateCustomer) or op.billing is not None
+                ]
             todo = [(new_op_id(), line.operation) for line in lines if line.operation is not None]
             todo += [(new_op_id(), op) for op in extra]
             results = await service.apply(user, todo) if todo else []

@@ -40,6 +40,8 @@ def restore_plan(cart: Cart, capabilities: Capabilities) -> list[ops.Operation]:
     """The operations that put ``cart`` back into an empty cart of this store."""
     customer: list[ops.Operation] = []
     billing, shipping = _fields(cart.billing_address), _fields(cart.shipping_address)
+    if not capabilities.shipping_address:
+        shipping = None  # the store derives it from billing: nothing of ours to restore
     if billing or shipping:
         customer.append(ops.UpdateCustomer(billing, shipping))
     plan = customer if capabilities.customer_first else []

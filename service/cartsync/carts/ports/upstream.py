@@ -33,6 +33,8 @@ class Capabilities:
     ``customer_first``: a rebuild sends the customer before the lines (the Store API
     needs an address for shipping rates; CoCart refuses customer details on an empty
     cart).
+    ``shipping_address``: the store keeps a shipping address of its own (CoCart free
+    keeps billing only and derives shipping from it).
     """
 
     kind: str
@@ -41,6 +43,7 @@ class Capabilities:
     shipping_rates: bool
     handoff: str  # "session-param" (?session=, WooCommerce 10+) | "load-cart" (CoCart)
     customer_first: bool = True
+    shipping_address: bool = True
     native_checkout: bool = False
 
     def supports(self, operation: Operation) -> bool:
@@ -57,6 +60,7 @@ class Capabilities:
             "coupons": self.coupons,
             "shipping_rates": self.shipping_rates,
             "handoff": self.handoff,
+            "shipping_address": self.shipping_address,
             "native_checkout": self.native_checkout,
         }
 

@@ -34,9 +34,9 @@ from ...carts.ports.upstream_errors import (
 from .._http import StoreClient, StoreClientSettings
 from . import session
 from .errors import refusal
-from .mapping import CART_DECODER, to_cart
+from .mapping import cart_of, to_cart
 from .plan import Request, plan_requests
-from .products import PRODUCT_DECODER, page_currency, products_of, to_product
+from .products import page_currency, product_of, products_of, to_product
 
 API_PATH = "/wp-json/cocart/v2"
 CAPABILITIES = Capabilities(
@@ -46,6 +46,7 @@ CAPABILITIES = Capabilities(
     shipping_rates=False,
     handoff="load-cart",
     customer_first=False,
+    shipping_address=False,
 )
 _ERROR_DECODER = msgspec.json.Decoder(dict[str, Any])
 
@@ -130,8 +131,8 @@ class CoCartUpstream:
             raise
         _raise_for(response)
         try:
-            cart = CART_DECODER.decode(response.content)
-        except msgspec.DecodeError as exc:
+            cart = cart_of(response.content)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise UpstreamUnavailable("store sent a cart that is not valid JSON") from exc
         answered_key = response.headers.get("CoCart-API-Cart-Key") or cart.cart_key
         if not answered_key:
@@ -216,7 +217,7 @@ class CoCartUpstream:
         _raise_for(response)
         try:
             products = products_of(response.content)
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise UpstreamUnavailable("store sent products that are not valid JSON") from exc
         return ProductPage(
             currency=page_currency(products),
@@ -233,8 +234,8 @@ class CoCartUpstream:
         )
         _raise_for(response)
         try:
-            return to_product(PRODUCT_DECODER.decode(response.content))
-        except msgspec.DecodeError as exc:
+            return to_product(product_of(response.content))
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise UpstreamUnavailable("store sent a product that is not valid JSON") from exc
 
 

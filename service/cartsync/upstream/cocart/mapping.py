@@ -17,6 +17,7 @@ import msgspec
 
 from ...carts import model
 from .._text import plain_text
+from . import php
 
 UNLIMITED = 9999  # what the Store API shows for "no maximum"; CoCart says -1
 
@@ -97,7 +98,8 @@ class CoCartCart(_In):
     notices: dict[str, list[str]] | list[Any] = msgspec.field(default_factory=list)
 
 
-CART_DECODER = msgspec.json.Decoder(CoCartCart)
+def cart_of(body: bytes) -> CoCartCart:
+    return php.decode(body, CoCartCart)
 
 
 def cents(value: str | int | float | None) -> int:

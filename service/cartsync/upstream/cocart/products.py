@@ -12,6 +12,7 @@ import msgspec
 
 from ...carts import model
 from .._text import plain_text
+from . import php
 from .mapping import UNLIMITED, CurrencyIn, cents, currency
 
 
@@ -80,12 +81,13 @@ class _ProductList(_In):
     products: list[CoCartProduct] = msgspec.field(default_factory=list)
 
 
-PRODUCT_DECODER = msgspec.json.Decoder(CoCartProduct)
-PRODUCT_LIST_DECODER = msgspec.json.Decoder(_ProductList | list[CoCartProduct])
+def product_of(body: bytes) -> CoCartProduct:
+    return php.decode(body, CoCartProduct)
 
 
 def products_of(body: bytes) -> list[CoCartProduct]:
-    decoded = PRODUCT_LIST_DECODER.decode(body)
+    """A listing: ``{"products": [...]}`` (CoCart 4.4), or a bare list."""
+    decoded = php.decode(body, _ProductList | list[CoCartProduct])  # type: ignore[arg-type]
     return decoded.products if isinstance(decoded, _ProductList) else decoded
 
 
