@@ -12,6 +12,9 @@ keep-alive to the replicas, no response buffering (the change feed is SSE), long
 timeouts for streams, ``X-Forwarded-For`` set, and non-idempotent requests never
 retried on another replica (nginx's default, kept on purpose: a POST that reached a
 replica may have been applied; the client retries it with its ``Idempotency-Key``).
+The replicas trust nginx's ``X-Forwarded-For`` (``CARTSYNC_TRUSTED_PROXIES``: nginx
+reaches them from 127.0.0.1), so guest-token limits and the store see each shopper's own
+address; a client on another loopback address (127.0.0.2) is a shopper of its own.
 """
 
 from __future__ import annotations
@@ -137,6 +140,7 @@ class Stack:
             "CARTSYNC_JWT_AUDIENCE": self.jwt_audience,
             "CARTSYNC_GUEST_SECRET": self.guest_secret,
             "CARTSYNC_LOG_FORMAT": "json",
+            "CARTSYNC_TRUSTED_PROXIES": "127.0.0.1",  # nginx, on loopback
             **{f"CARTSYNC_{key.upper()}": value for key, value in self.settings.items()},
         }
 

@@ -37,6 +37,26 @@ def _fail(message: str, code: int = 2) -> None:
     raise SystemExit(code)
 
 
+def server_options(settings: Settings) -> dict[str, object]:
+    """How uvicorn serves the app, the same for one worker and for ``--workers N`` (the
+    workers are started with this configuration).
+
+    The client address: uvicorn's ProxyHeadersMiddleware replaces the peer address with
+    the one ``X-Forwarded-For`` names when the peer is in ``CARTSYNC_TRUSTED_PROXIES``:
+    it walks the header from the right and takes the first address that is not a
+    trusted proxy (so a client cannot prepend its own choice), and honours
+    ``X-Forwarded-Proto``. It reads no ``Forwarded`` (RFC 7239) header. None trusted (the
+    default; uvicorn's own default would trust 127.0.0.1): the peer is the client.
+    """
+    trusted = settings.trusted_proxy_list
+    return {
+        "proxy_headers": bool(trusted),
+        "forwarded_allow_ips": trusted or None,
+        "server_header": False,  # no Server: uvicorn (a version to look up exploits by)
+        "date_header": True,
+    }
+
+
 def serve(args: argparse.Namespace) -> None:
     try:
         settings = load_settings()
@@ -45,6 +65,14 @@ def serve(args: argparse.Namespace) -> None:
         return
     if settings.embedded_state and args.workers > 1:
         _fail("--workers > 1 needs CARTSYNC_REDIS_URL: the embedded store is one process")
+    if settings.metrics_port is not None and args.workers > 1:
+        _fail(
+            "CARTSYNC_METRICS_PORT needs one worker: each worker process has its own metrics "
+            "and only one could listen on the port (prometheus_client's multiprocess mode "
+            "cannot carry the cart metrics); run one worker per container and scale those"
+        )
+    if settings.metrics_port == args.port:
+        _fail("CARTSYNC_METRICS_PORT must differ from --port")
     uvicorn.run(
         "cartsync.cli:app_from_env",
         factory=True,
@@ -53,9 +81,9 @@ def serve(args: argparse.Namespace) -> None:
         workers=args.workers,
         log_level="warning",
         access_log=False,
-        proxy_headers=True,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         timeout_keep_alive=65,  # longer than a load balancer's idle timeout (nginx: 60 s)
+        **server_options(settings),  # type: ignore[arg-type]
     )
 
 
@@ -174,6 +202,7 @@ def demo(args: argparse.Namespace) -> None:
             port=args.port,
             log_level="warning",
             access_log=False,
+            **server_options(settings),  # type: ignore[arg-type]
         )
     finally:
         storesim.terminate()
@@ -217,6 +246,16 @@ async def _check(settings: Settings) -> list[str]:
             problems.append(f"Redis at CARTSYNC_REDIS_URL is unreachable: {exc}")
         finally:
             await store.aclose()
+    if settings.jwt_jwks_url is not None:
+        from .auth.jwks import JwksKeys
+
+        try:
+            await asyncio.to_thread(JwksKeys(settings.jwt_jwks_url).fetch)
+        except Exception as exc:  # any failure is the answer to report
+            problems.append(
+                f"the identity provider's keys at CARTSYNC_JWT_JWKS_URL cannot be used: "
+                f"{type(exc).__name__}: {exc}"
+            )
     path = PROBE_PATHS[settings.upstream_kind]
     url = settings.upstream_url.rstrip("/") + path + "?per_page=1"
     try:

@@ -90,7 +90,13 @@ class RequestLogMiddleware:
         request_id = (
             incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else secrets.token_hex(8)
         )
-        facts = request_context.begin(headers.get(b"traceparent", b"").decode("latin-1"))
+        client = scope.get("client")
+        agent = headers.get(b"user-agent")
+        facts = request_context.begin(
+            headers.get(b"traceparent", b"").decode("latin-1"),
+            client[0] if client else None,
+            agent.decode("latin-1") if agent is not None else None,
+        )
         structlog.contextvars.bind_contextvars(request_id=request_id, trace_id=facts.trace_id)
         started = time.perf_counter()
         status = 500

@@ -6,7 +6,9 @@ rejected at start with the variable's name, never discovered at the first reques
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from typing import Literal
 from urllib.parse import urlparse
@@ -29,8 +31,11 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     redis_cluster: bool = False
     jwt_secret: str | None = None
     jwt_public_key: str | None = None
+    jwt_jwks_url: str | None = None
     jwt_issuer: str
-    jwt_audience: str
+    jwt_audience: str | None = None
+    jwt_subject_claim: str = "sub"
+    jwt_leeway_s: float = 30.0
     guest_secret: str
     guest_token_ttl_s: int = 30 * 24 * 3600
     snapshot_freshness_s: float = 30.0
@@ -57,24 +62,56 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     max_body_bytes: int = 64 * 1024
     rate_limit_per_minute: int = 600
     write_rate_limit_per_minute: int = 120
+    trusted_proxies: str = ""
+    metrics_port: int | None = None
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     environment: str = "production"
 
     @property
     def jwt_algorithm(self) -> str:
-        return "RS256" if self.jwt_public_key else "HS256"
+        """The algorithm of a static key: HS256 for the secret, RS256 or ES256 by the
+        public key's type (tokens of a JWKS URL are verified by each key's own)."""
+        if self.jwt_public_key:
+            return _public_key_algorithm(self.jwt_public_key)
+        return "HS256"
 
     @property
     def jwt_key(self) -> str:
         return self.jwt_public_key or self.jwt_secret or ""
 
     @property
+    def trusted_proxy_list(self) -> list[str]:
+        """The proxies whose ``X-Forwarded-For`` names the client (empty: none)."""
+        return [part.strip() for part in self.trusted_proxies.split(",") if part.strip()]
+
+    @property
     def embedded_state(self) -> bool:
         return self.redis_url is None
 
 
-_REQUIRED = ("upstream_url", "jwt_issuer", "jwt_audience", "guest_secret")
+_REQUIRED = ("upstream_url", "jwt_issuer", "guest_secret")
+_JWT_KEYS = ("CARTSYNC_JWT_SECRET", "CARTSYNC_JWT_PUBLIC_KEY", "CARTSYNC_JWT_JWKS_URL")
+# A claim name, or a dotted path into nested claims (``data.user.id``); an IdP's
+# namespaced claim (``https://shop.example/customer_id``) is looked up whole first.
+_CLAIM_PATH = re.compile(r"^[^.\s]+(\.[^.\s]+)*$")
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def _public_key_algorithm(pem: str) -> str:
+    """RS256 for an RSA key, ES256 for a P-256 key; a SettingsError for anything else."""
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    try:
+        key = load_pem_public_key(pem.encode())
+    except ValueError as exc:
+        raise SettingsError("CARTSYNC_JWT_PUBLIC_KEY must be a PEM public key") from exc
+    if isinstance(key, rsa.RSAPublicKey):
+        return "RS256"
+    if isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
+        return "ES256"
+    raise SettingsError("CARTSYNC_JWT_PUBLIC_KEY must be an RSA (RS256) or P-256 (ES256) key")
 
 
 def _env_name(field: str) -> str:
@@ -143,12 +180,8 @@ def _check(settings: Settings) -> None:
         raise SettingsError(
             "CARTSYNC_REDIS_CLUSTER needs a redis:// or rediss:// CARTSYNC_REDIS_URL"
         )
-    if bool(settings.jwt_secret) == bool(settings.jwt_public_key):
-        raise SettingsError("set exactly one of CARTSYNC_JWT_SECRET and CARTSYNC_JWT_PUBLIC_KEY")
-    if settings.jwt_secret is not None and len(settings.jwt_secret) < 32:
-        raise SettingsError("CARTSYNC_JWT_SECRET must be at least 32 characters")
-    if settings.jwt_public_key is not None and "PUBLIC KEY" not in settings.jwt_public_key:
-        raise SettingsError("CARTSYNC_JWT_PUBLIC_KEY must be a PEM public key")
+    _check_user_tokens(settings)
+    _check_proxies(settings)
     if len(settings.guest_secret) < 32:
         raise SettingsError("CARTSYNC_GUEST_SECRET must be at least 32 characters")
     positive = (
@@ -191,3 +224,59 @@ def _check(settings: Settings) -> None:
             "CARTSYNC_LOCK_TTL_S must be longer than CARTSYNC_UPSTREAM_READ_TIMEOUT_S, "
             "so a write cannot outlive the lock that serialises it"
         )
+    if settings.metrics_port is not None and not 0 < settings.metrics_port < 65536:
+        raise SettingsError("CARTSYNC_METRICS_PORT must be a TCP port (1 to 65535)")
+
+
+def _check_user_tokens(settings: Settings) -> None:
+    """How the shop's user tokens are verified: exactly one key source, and its rules."""
+    given = [
+        name
+        for name, value in zip(
+            _JWT_KEYS,
+            (settings.jwt_secret, settings.jwt_public_key, settings.jwt_jwks_url),
+            strict=True,
+        )
+        if value
+    ]
+    if len(given) != 1:
+        which = f" ({' and '.join(given)} are set)" if given else ""
+        raise SettingsError(
+            "set exactly one of CARTSYNC_JWT_SECRET, CARTSYNC_JWT_PUBLIC_KEY and "
+            f"CARTSYNC_JWT_JWKS_URL{which}: how the shop's user tokens are verified"
+        )
+    if settings.jwt_secret is not None and len(settings.jwt_secret) < 32:
+        raise SettingsError("CARTSYNC_JWT_SECRET must be at least 32 characters")
+    if settings.jwt_public_key is not None:
+        _public_key_algorithm(settings.jwt_public_key)
+    if settings.jwt_jwks_url is not None:
+        url = urlparse(settings.jwt_jwks_url)
+        loopback = (url.hostname or "") in _LOOPBACK_HOSTS
+        if not url.netloc or not (url.scheme == "https" or (url.scheme == "http" and loopback)):
+            raise SettingsError(
+                "CARTSYNC_JWT_JWKS_URL must be an https:// URL (keys over plain http could be "
+                "swapped on the way; http:// only on loopback)"
+            )
+        if not settings.jwt_audience:
+            raise SettingsError(
+                "CARTSYNC_JWT_AUDIENCE is required with CARTSYNC_JWT_JWKS_URL: an identity "
+                "provider signs the tokens of every app of the tenant with the same keys"
+            )
+    if not _CLAIM_PATH.match(settings.jwt_subject_claim):
+        raise SettingsError(
+            "CARTSYNC_JWT_SUBJECT_CLAIM must be a claim name or a dotted path such as data.user.id"
+        )
+    if not 0 <= settings.jwt_leeway_s <= 300:
+        raise SettingsError("CARTSYNC_JWT_LEEWAY_S must be between 0 and 300 seconds")
+
+
+def _check_proxies(settings: Settings) -> None:
+    for entry in settings.trusted_proxy_list:
+        try:
+            ipaddress.ip_network(entry, strict=True)
+        except ValueError as exc:
+            raise SettingsError(
+                f"CARTSYNC_TRUSTED_PROXIES: {entry!r} is not an IP address or a network in "
+                "CIDR form (10.0.0.0/8; host bits must be zero); list the proxies themselves "
+                "(a wildcard would let any client choose its own address)"
+            ) from exc

@@ -3,6 +3,7 @@ balancer proxies as the stack's does, and the manifests pass the same arguments.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from pathlib import Path
@@ -65,3 +66,24 @@ def test_the_grace_period_covers_the_shutdown_sequence() -> None:
     assert pod["terminationGracePeriodSeconds"] >= (
         pre_stop_s + GRACEFUL_SHUTDOWN_S + CartPolicy().shutdown_lane_grace_s
     )
+
+
+def test_the_compose_gateways_trust_nginx_and_only_nginx() -> None:
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    gateway = compose["services"]["gateway-1"]["environment"]
+    nginx = compose["services"]["nginx"]["networks"]["default"]["ipv4_address"]
+    subnet = compose["networks"]["default"]["ipam"]["config"][0]["subnet"]
+    assert gateway["CARTSYNC_TRUSTED_PROXIES"] == nginx
+    assert ipaddress.ip_address(nginx) in ipaddress.ip_network(subnet)
+    assert compose["services"]["gateway-2"]["environment"] == gateway
+
+
+def test_metrics_are_scraped_where_the_gateway_serves_them() -> None:
+    configmap = yaml.safe_load((DEPLOY / "k8s/base/configmap.yaml").read_text())["data"]
+    deployment = yaml.safe_load((DEPLOY / "k8s/base/deployment.yaml").read_text())
+    pod = deployment["spec"]["template"]
+    ports = {p["name"]: p["containerPort"] for p in pod["spec"]["containers"][0]["ports"]}
+    port = int(configmap["CARTSYNC_METRICS_PORT"])
+    assert int(pod["metadata"]["annotations"]["prometheus.io/port"]) == ports["metrics"] == port
+    assert ports["http"] != port
+    ipaddress.ip_network(configmap["CARTSYNC_TRUSTED_PROXIES"])  # a network, as settings want

@@ -28,7 +28,7 @@ async def provide_caller(request: Request[Any, Any, Any]) -> Caller:
     """The caller, from ``Authorization: Bearer``; rate limits counted here."""
     state = request.app.state
     authenticator: Authenticator = state.authenticator
-    owner = authenticator.owner(request.headers.get("authorization"))
+    owner = await authenticator.owner(request.headers.get("authorization"))
     structlog.contextvars.bind_contextvars(owner=owner.id)
     limits: Limits = state.limits
     limits.check_request(owner.id)

@@ -6,7 +6,12 @@ middleware, dependency resolution, response building). This ASGI layer answers e
 the reads it can answer as they are: a bearer token already verified (claims cached), a
 known owner within its rate limit, a fresh near copy, and an ``If-None-Match`` that is
 not newer than it. Everything else, errors included, goes down the full path, so the
-answers are the same either way; the request log line and the metrics are kept.
+answers are the same either way; the request log line and the metrics are kept. This is
+also the outermost layer, so it puts the headers every answer carries (``headers.py``)
+on everything the framework answers, 404s included; a hot read builds them itself.
+
+A hot read makes no call to the store, so it opens no request context (the shopper's
+address and user agent are noted for upstream calls on the full path only).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from prometheus_client import Counter
 
 from ..carts.errors import RateLimited
 from ..carts.reads import parse_tag
+from .headers import NOSNIFF, securing
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -44,15 +50,18 @@ class FastCartReads:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)  # type: ignore[arg-type]  # plain ASGI dicts
+            return
         if (
-            scope["type"] == "http"
-            and scope["path"] == "/v1/cart"
+            scope["path"] == "/v1/cart"
             and scope["method"] == "GET"
             and not scope["query_string"]
             and await self._answer(scope, send)
         ):
             return
-        await self.app(scope, receive, send)  # type: ignore[arg-type]  # plain ASGI dicts
+        secured = securing(send, scope["path"])
+        await self.app(scope, receive, secured)  # type: ignore[arg-type]  # plain ASGI dicts
 
     async def _answer(self, scope: Scope, send: Send) -> bool:
         state = self.app.state
@@ -93,6 +102,7 @@ class FastCartReads:
         headers: list[tuple[bytes, bytes]] = [
             (b"etag", snapshot.etag.encode()),
             _CACHE,
+            NOSNIFF,
             (b"x-request-id", request_id),
         ]
         if status == 200:

@@ -2,11 +2,16 @@
 
 Every request counts against a per-replica window held in memory, so a hot read costs
 no Redis call; writes also count against a window in the state store, shared by all
-replicas. Unauthenticated guest-token requests are limited per client address.
+replicas. Unauthenticated guest-token requests are limited per client address: the
+connection's peer, or, behind a proxy listed in ``CARTSYNC_TRUSTED_PROXIES``, the
+address it forwards (uvicorn resolves ``X-Forwarded-For`` against that list before the
+app sees the request, so a client cannot pick its own bucket). An IPv6 client is keyed
+by its /64: one host is handed a whole /64 and can change addresses within it at will.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections import OrderedDict
 
@@ -52,5 +57,21 @@ class Limits:
         if wait is not None:
             raise RateLimited("rate_limited", "Too many changes; slow down.", retry_after=wait)
 
-    def check_guest_issue(self, client: str) -> None:
-        self._guests.check(client)
+    def check_guest_issue(self, client: str | None) -> None:
+        self._guests.check(client_key(client))
+
+
+def client_key(address: str | None) -> str:
+    """The bucket of a client address: an IPv4 address as it is, an IPv6 address by its
+    /64 (an IPv4-mapped one as the IPv4 address), anything else (a unix socket) as it is."""
+    if not address:
+        return "unknown"
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)

@@ -1,5 +1,5 @@
 """One pooled HTTP client per store, shared by every adapter: timeouts, read retries,
-trace propagation and the upstream latency metric.
+trace propagation, the shopper's address and user agent, and the upstream latency metric.
 
 Policy lives here; I/O is httpx's (keep-alive pool; a test may hand in a transport).
 Transport failures become the domain's upstream errors here and nowhere else: before
@@ -85,8 +85,12 @@ class StoreClient:
         route = route_label(path)
         while True:
             facts = note_upstream_call()
-            if facts is not None:
-                headers = {**(headers or {}), "traceparent": facts.traceparent()}
+            if facts is not None:  # on behalf of a request: its trace, who the shopper is
+                headers = {
+                    **(headers or {}),
+                    **facts.forwarded(),
+                    "traceparent": facts.traceparent(),
+                }
             started = time.perf_counter()
             try:
                 response = await self._client.request(
