@@ -206,13 +206,12 @@ class TestMappedErrors:
         bad_json = await client.post(
             "/v1/cart/items", content=b"{not json", headers={"Content-Type": "application/json"}
         )
-        assert bad_json.status_code in (400, 422)
-        assert bad_json.json()["code"] == "invalid_request"
+        assert _error(bad_json) == (400, "invalid_json", None)
 
     async def test_identity_errors_are_401(self, gateway: Gateway) -> None:
         async with httpx.AsyncClient(base_url=gateway.url) as anonymous:
             assert _error(await anonymous.get("/v1/cart"))[:2] == (401, "missing_token")
-            expired = {"Authorization": f"Bearer {user_token(ttl=-10)}"}
+            expired = {"Authorization": f"Bearer {user_token(ttl=-120)}"}  # past the leeway
             assert _error(await anonymous.get("/v1/cart", headers=expired))[:2] == (
                 401,
                 "token_expired",

@@ -10,22 +10,23 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency, Provide
-from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Parameter as OpenApiParameter
 from litestar.openapi.spec import Schema
 from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
 
+from ..auth import AuthError
 from ..carts import model
 from ..carts import operations as ops
 from ..carts.errors import Invalid
 from ..carts.merge import merge_guest
 from ..carts.reads import CartView
 from .dependencies import Caller, provide_caller
+from .docs import AUTHENTICATED, BEARER, JSON_BODY, LANE_WRITE, READ, documented, ok
+from .errors import BodyTokenError
 from .schemas import (
     AddItemIn,
     CouponIn,
     CustomerIn,
-    ErrorBody,
     MergeIn,
     MergeOut,
     OpsIn,
@@ -42,19 +43,8 @@ ItemKey = Annotated[str, PathParameter(pattern=r"^[A-Za-z0-9_-]{1,64}$", descrip
 CouponCode = Annotated[str, PathParameter(min_length=1, max_length=100)]
 
 
-def _spec(model_type: Any, description: str) -> ResponseSpec:
-    return ResponseSpec(model_type, description=description, generate_examples=False)
-
-
-CART_DOC = {
-    200: _spec(model.Cart, "The cart after the change"),
-    401: _spec(ErrorBody, "Missing or invalid bearer token"),
-    409: _spec(ErrorBody, "Conflict (the cart or catalogue does not allow it); may carry the cart"),
-    412: _spec(ErrorBody, "If-Match: the cart moved on; carries the current cart"),
-    422: _spec(ErrorBody, "Invalid request, or an Idempotency-Key reused for another request"),
-    503: _spec(ErrorBody, "The store is unavailable; nothing was changed"),
-    504: _spec(ErrorBody, "The store has not answered yet; retry with the same Idempotency-Key"),
-}
+CART_WRITE = documented({200: ok(model.Cart, "The cart after the change")}, LANE_WRITE, JSON_BODY)
+CART_DELETE = documented({200: ok(model.Cart, "The cart after the change")}, LANE_WRITE)
 WRITE_HEADERS = [
     OpenApiParameter(
         name="Idempotency-Key",
@@ -83,17 +73,20 @@ def render(view: CartView) -> Response[bytes]:
 class CartController(Controller):
     path = "/v1/cart"
     tags = ["cart"]
+    security = BEARER
     dependencies = {"caller": Provide(provide_caller)}
 
     @get(
         "/",
         operation_id="getCart",
         summary="The caller's cart (ETag, 304)",
-        responses={
-            **CART_DOC,
-            200: _spec(model.Cart, "The caller's cart"),
-            304: ResponseSpec(None, description="Not modified (If-None-Match)"),
-        },
+        **documented(
+            {
+                200: ok(model.Cart, "The caller's cart"),
+                304: ok(None, "Not modified (If-None-Match; a long poll that timed out)"),
+            },
+            READ,
+        ),
     )
     async def read(
         self,
@@ -120,7 +113,7 @@ class CartController(Controller):
         "/items",
         operation_id="addItem",
         status_code=200,
-        responses=CART_DOC,
+        **CART_WRITE,
         parameters=WRITE_HEADERS,
         summary="Add a product (or a variation)",
     )
@@ -138,7 +131,7 @@ class CartController(Controller):
     @patch(
         "/items/{key:str}",
         operation_id="setItemQuantity",
-        responses=CART_DOC,
+        **CART_WRITE,
         parameters=WRITE_HEADERS,
         summary="Set a line's quantity (0 removes it)",
     )
@@ -158,7 +151,7 @@ class CartController(Controller):
         "/items/{key:str}",
         operation_id="removeItem",
         status_code=200,
-        responses=CART_DOC,
+        **CART_DELETE,
         parameters=WRITE_HEADERS,
         summary="Remove a line",
     )
@@ -171,7 +164,7 @@ class CartController(Controller):
         "/coupons",
         operation_id="applyCoupon",
         status_code=200,
-        responses=CART_DOC,
+        **CART_WRITE,
         parameters=WRITE_HEADERS,
         summary="Apply a coupon",
     )
@@ -187,7 +180,7 @@ class CartController(Controller):
         "/coupons/{code:str}",
         operation_id="removeCoupon",
         status_code=200,
-        responses=CART_DOC,
+        **CART_DELETE,
         parameters=WRITE_HEADERS,
         summary="Remove a coupon",
     )
@@ -199,7 +192,7 @@ class CartController(Controller):
     @put(
         "/customer",
         operation_id="updateCustomer",
-        responses=CART_DOC,
+        **CART_WRITE,
         parameters=WRITE_HEADERS,
         summary="Billing and shipping addresses (partial updates merge)",
     )
@@ -217,7 +210,7 @@ class CartController(Controller):
     @put(
         "/shipping",
         operation_id="selectShippingRate",
-        responses=CART_DOC,
+        **CART_WRITE,
         parameters=WRITE_HEADERS,
         summary="Choose a shipping rate",
     )
@@ -235,11 +228,20 @@ class CartController(Controller):
         "/merge",
         operation_id="mergeGuestCart",
         status_code=200,
-        responses={
-            200: _spec(MergeOut, "What was merged, line by line, and the cart"),
-            401: _spec(ErrorBody, "Missing or invalid token (yours or the guest's)"),
-            409: _spec(ErrorBody, "Merged into another account, or a merge is running"),
-        },
+        **documented(
+            {200: ok(MergeOut, "What was merged, line by line, and the cart")},
+            AUTHENTICATED,
+            JSON_BODY,
+            (409,),
+            why={
+                401: "missing_token, invalid_token, token_expired: the bearer token, or "
+                "`guest_token` (field `guest_token`: not a valid guest token)",
+                409: "guest_already_merged (into another account), merge_in_progress "
+                "(Retry-After), idempotency_in_progress",
+                422: "invalid_request: a body field fails validation, or the caller is "
+                "not a signed-in user (field `authorization`)",
+            },
+        ),
         summary="Merge a guest cart (its guest token) into the signed-in user's cart",
     )
     async def merge(
@@ -249,7 +251,10 @@ class CartController(Controller):
         data: JSONBody[MergeIn],
     ) -> Response[bytes]:
         state = request.app.state
-        guest = state.authenticator.guest_owner(data.guest_token)
+        try:
+            guest = state.authenticator.guest_owner(data.guest_token)
+        except AuthError as exc:
+            raise BodyTokenError(exc, "guest_token") from None
         report = await merge_guest(
             caller.service,
             state.state,
@@ -270,11 +275,20 @@ class CartController(Controller):
         "/ops",
         operation_id="applyOperations",
         status_code=200,
-        responses={
-            **CART_DOC,
-            200: _spec(OpsOut, "One result per op_id, and the cart"),
-            202: _spec(OpsOut, "Some results are not known yet (pending)"),
-        },
+        **documented(
+            {
+                200: ok(OpsOut, "One result per op_id, and the cart"),
+                202: ok(OpsOut, "Some results are not known yet (pending): retry with the key"),
+            },
+            AUTHENTICATED,
+            JSON_BODY,
+            (409,),
+            why={
+                409: "idempotency_in_progress: the first request with this key is running",
+                503: "Every operation certainly not applied (the store is unavailable), "
+                "or state_unavailable; retry after Retry-After",
+            },
+        ),
         parameters=WRITE_HEADERS,
         summary="Apply a list of operations in order (an app's offline queue)",
     )

@@ -16,6 +16,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import PathParameter
 
 from .dependencies import Caller, provide_caller
+from .docs import AUTHENTICATED, BEARER, documented, ok
 from .schemas import CheckoutLink
 
 
@@ -27,7 +28,9 @@ class CheckoutController(Controller):
         operation_id="createCheckoutLink",
         status_code=201,
         dependencies={"caller": Provide(provide_caller)},
+        security=BEARER,
         summary="A single-use link that opens this cart in the shop's web checkout",
+        **documented({201: ok(CheckoutLink, "The link and when it expires")}, AUTHENTICATED),
     )
     async def create(
         self, request: Request[Any, Any, Any], caller: NamedDependency[Caller]
@@ -42,6 +45,11 @@ class CheckoutController(Controller):
         operation_id="openCheckout",
         status_code=303,
         summary="Redeem a checkout link: redirects to the shop's checkout (once)",
+        **documented(
+            {303: ok(None, "To the shop's checkout with the cart's session (Location)")},
+            (404, 422, 503),
+            why={404: "link_expired: the link was used, has expired or never existed"},
+        ),
     )
     async def redeem(
         self,

@@ -19,6 +19,7 @@ from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
 from ..auth import AuthError
 from ..carts import errors as domain
 from ..carts.ports.state import StateUnavailable
+from .body import InvalidJSON
 
 log = structlog.get_logger(__name__)
 _ENCODER = msgspec.json.Encoder()
@@ -71,14 +72,27 @@ def cart_error(_: Request[Any, Any, Any], exc: domain.CartError) -> Response[byt
     return error_response(status, exc.code, exc.message, exc.field, exc.cart, headers)
 
 
+class BodyTokenError(AuthError):
+    """A token sent in the body (``guest_token``) that is not valid, or not of the
+    kind asked for: 401 as for the bearer token, with the body field named."""
+
+    def __init__(self, error: AuthError, field: str) -> None:
+        super().__init__(error.code, error.message)
+        self.field = field
+
+
 def auth_error(_: Request[Any, Any, Any], exc: AuthError) -> Response[bytes]:
     return error_response(
         401,
         exc.code,
         exc.message,
-        "authorization",
+        exc.field if isinstance(exc, BodyTokenError) else "authorization",
         headers={"WWW-Authenticate": 'Bearer realm="cartsync"'},
     )
+
+
+def json_error(_: Request[Any, Any, Any], exc: InvalidJSON) -> Response[bytes]:
+    return error_response(400, "invalid_json", exc.message)
 
 
 def state_error(_: Request[Any, Any, Any], exc: StateUnavailable) -> Response[bytes]:
@@ -120,7 +134,21 @@ def _message_of(exc: ValidationException) -> str:
     return "The request is not valid."
 
 
+def _no_body(exc: ValidationException) -> bool:
+    """Litestar's report of a handler's ``data`` absent: the request had no body."""
+    extra = exc.extra
+    return (
+        isinstance(extra, list)
+        and len(extra) == 1
+        and isinstance(extra[0], dict)
+        and extra[0].get("key") == "data"
+        and extra[0].get("message") == repr("data")
+    )
+
+
 def validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[bytes]:
+    if _no_body(exc):
+        return error_response(400, "invalid_json", "A JSON body is required.")
     return error_response(422, "invalid_request", _message_of(exc), _field_of(exc))
 
 
@@ -147,6 +175,7 @@ def internal_error(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     domain.CartError: cart_error,
     AuthError: auth_error,
+    InvalidJSON: json_error,
     StateUnavailable: state_error,
     ValidationException: validation_error,
     HTTPException: http_error,

@@ -24,6 +24,7 @@ from ..carts.errors import CartError
 from ..carts.ports.state import StateUnavailable
 from ..carts.service import CartService
 from .dependencies import Caller, provide_caller
+from .docs import AUTHENTICATED, BEARER, documented, ok
 from .schemas import StreamToken
 
 log = structlog.get_logger(__name__)
@@ -34,6 +35,7 @@ RECONNECT_MS = 100  # the hint sent as a stream ends because its replica stops
 class EventsController(Controller):
     path = "/v1/cart/events"
     tags = ["cart"]
+    security = BEARER
 
     @post(
         "/token",
@@ -41,6 +43,7 @@ class EventsController(Controller):
         status_code=201,
         dependencies={"caller": Provide(provide_caller)},
         summary="A one-minute token to open the change feed from a browser",
+        **documented({201: ok(StreamToken, "A stream token")}, AUTHENTICATED),
     )
     async def stream_token(
         self, request: Request[Any, Any, Any], caller: NamedDependency[Caller]
@@ -49,7 +52,29 @@ class EventsController(Controller):
         token, expires = authenticator.issue_stream(caller.owner)
         return StreamToken(token=token, expires_at=expires)
 
-    @get("/", operation_id="cartEvents", summary="Server-Sent Events: the cart on every change")
+    @get(
+        "/",
+        operation_id="cartEvents",
+        summary="Server-Sent Events: the cart on every change",
+        **documented(
+            {
+                200: ok(
+                    str,
+                    "The stream: a `cart` event (the whole compact cart, its version as "
+                    "`id`) on every change, comments as keep-alives",
+                    media_type="text/event-stream",
+                )
+            },
+            AUTHENTICATED,
+            (422,),
+            why={
+                401: "missing_token, invalid_token, token_expired: the bearer token or "
+                "`stream_token` is absent, unverifiable or expired",
+                503: "The identity provider's keys cannot be fetched (a user token); once "
+                "the stream is open, outages are comments on it, not answers",
+            },
+        ),
+    )
     async def events(
         self,
         request: Request[Any, Any, Any],
@@ -61,7 +86,7 @@ class EventsController(Controller):
         if stream_token:
             owner = authenticator.stream_owner(stream_token)
         else:
-            owner = authenticator.owner(request.headers.get("authorization"))
+            owner = await authenticator.owner(request.headers.get("authorization"))
         state.limits.check_request(owner.id)
         service: CartService = state.service
         return ServerSentEvent(

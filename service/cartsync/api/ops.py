@@ -9,6 +9,7 @@ from litestar import Controller, Request, Response, get
 
 from ..carts.ports.state import StateUnavailable
 from ..carts.service import CartService
+from .docs import ok
 
 
 class OpsController(Controller):
@@ -20,7 +21,17 @@ class OpsController(Controller):
         service: CartService = request.app.state.service
         return {"status": "ok", "upstream": service.upstream_health()}
 
-    @get("/readyz", operation_id="ready", summary="This replica can serve (state store reachable)")
+    @get(
+        "/readyz",
+        operation_id="ready",
+        summary="This replica can serve (state store reachable)",
+        responses={
+            503: ok(
+                dict[str, str],
+                "Not ready: draining (SIGTERM received) or the state store is unreachable",
+            )
+        },
+    )
     async def ready(self, request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
         service: CartService = request.app.state.service
         if service.draining:  # SIGTERM received: the balancer should stop sending here

@@ -1,4 +1,9 @@
-"""What clients send: strict msgspec Structs (unknown fields are refused)."""
+"""What clients send: strict msgspec Structs (unknown fields are refused; ``body.py``
+decodes them with ``strict=True``: no string is taken for a number).
+
+Every integer has bounds a real store accepts, so nothing out of range reaches the
+store or the lane's msgpack records (int64): ``MAX_ID`` for ids, ``MAX_QUANTITY`` for
+quantities."""
 
 from __future__ import annotations
 
@@ -19,6 +24,19 @@ from ..carts.operations import (
     VariationChoice,
 )
 
+MAX_ID = 2**53 - 1
+"""Product, variation and package ids. WooCommerce's are BIGINT UNSIGNED; 2**53 - 1 is
+the largest integer JSON carries exactly between implementations (I-JSON, RFC 7493)
+and a JavaScript client can hold, far above any store's auto-increment."""
+MAX_QUANTITY = 9999
+"""The Store API's default maximum quantity of a line."""
+
+ProductId = Annotated[
+    int, Meta(ge=1, le=MAX_ID, description="Product or variation id", examples=[10])
+]
+Quantity = Annotated[int, Meta(ge=1, le=MAX_QUANTITY, examples=[2])]
+NewQuantity = Annotated[int, Meta(ge=0, le=MAX_QUANTITY, description="0 removes the line")]
+PackageId = Annotated[int, Meta(ge=0, le=MAX_ID)] | Annotated[str, Meta(max_length=100)]
 Text100 = Annotated[str, Meta(max_length=100)]
 Text200 = Annotated[str, Meta(max_length=200)]
 
@@ -40,17 +58,17 @@ class VariationIn(_Body):
 
 
 class AddItemIn(_Body):
-    product_id: Annotated[int, Meta(ge=1, le=2**31 - 1, description="Product or variation id")]
-    quantity: Annotated[int, Meta(ge=1, le=9999)] = 1
+    product_id: ProductId
+    quantity: Quantity = 1
     variation: Annotated[list[VariationIn], Meta(max_length=20)] = []
 
 
 class SetQuantityIn(_Body):
-    quantity: Annotated[int, Meta(ge=0, le=9999, description="0 removes the line")]
+    quantity: NewQuantity
 
 
 class CouponIn(_Body):
-    code: Annotated[str, Meta(min_length=1, max_length=100)]
+    code: Annotated[str, Meta(min_length=1, max_length=100, examples=["test"])]
 
 
 class AddressIn(_Body):
@@ -73,8 +91,8 @@ class CustomerIn(_Body):
 
 
 class ShippingIn(_Body):
-    rate_id: Annotated[str, Meta(min_length=1, max_length=100)]
-    package_id: Annotated[int, Meta(ge=0)] | Annotated[str, Meta(max_length=100)] | None = None
+    rate_id: Annotated[str, Meta(min_length=1, max_length=100, examples=["free_shipping:2"])]
+    package_id: PackageId | None = None
 
 
 class GuestSession(msgspec.Struct):
@@ -139,14 +157,14 @@ class _OpIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, tag_field=
 
 
 class AddOp(_OpIn, tag="add"):
-    product_id: Annotated[int, Meta(ge=1, le=2**31 - 1)]
-    quantity: Annotated[int, Meta(ge=1, le=9999)] = 1
+    product_id: ProductId
+    quantity: Quantity = 1
     variation: Annotated[list[VariationIn], Meta(max_length=20)] = []
 
 
 class SetQuantityOp(_OpIn, tag="set_quantity"):
     key: Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
-    quantity: Annotated[int, Meta(ge=0, le=9999)]
+    quantity: NewQuantity
 
 
 class RemoveOp(_OpIn, tag="remove"):
@@ -168,7 +186,7 @@ class CustomerOp(_OpIn, tag="customer"):
 
 class ShippingOp(_OpIn, tag="shipping"):
     rate_id: Annotated[str, Meta(min_length=1, max_length=100)]
-    package_id: Annotated[int, Meta(ge=0)] | Annotated[str, Meta(max_length=100)] | None = None
+    package_id: PackageId | None = None
 
 
 OpIn = AddOp | SetQuantityOp | RemoveOp | ApplyCouponOp | RemoveCouponOp | CustomerOp | ShippingOp
