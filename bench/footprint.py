@@ -18,8 +18,8 @@ from pathlib import Path
 import msgspec
 import redis
 
-from cartsync.carts.snapshots import digest_of
 from cartsync.carts.ports.state import Snapshot
+from cartsync.carts.snapshots import digest_of
 from cartsync.state.redis import RedisStateStore
 from cartsync.upstream.storeapi.mapping import CART_DECODER, to_cart
 

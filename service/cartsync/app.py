@@ -14,6 +14,7 @@ from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
+from .api.body import StrictRequest
 from .api.carts import CartController
 from .api.checkout import CheckoutController
 from .api.errors import EXCEPTION_HANDLERS
@@ -38,7 +39,9 @@ from .carts.reads import CartReads
 from .carts.registry import Registry
 from .carts.service import CartService
 from .carts.snapshots import Snapshots
+from .carts.state_watch import StateWatch
 from .lifecycle import drain_on_signals
+from .metrics_server import start_metrics_server
 from .observability import RequestLogMiddleware, configure_logging, register_collector
 from .settings import Settings
 from .state.memory import MemoryStateStore
@@ -89,6 +92,7 @@ def cart_policy(settings: Settings) -> CartPolicy:
         cart_ttl_s=int(settings.cart_ttl_days * DAY_S),
         guest_cart_ttl_s=int(settings.guest_cart_ttl_days * DAY_S),
         handoff_ttl_s=settings.handoff_ttl_s,
+        state_loss_window_s=settings.idempotency_ttl_s,
     )
 
 
@@ -100,7 +104,13 @@ def make_service(
     feed = ChangeFeed()
     snapshots = Snapshots(state, near, clock)
     credentials = CartCredentials(state, upstream)
-    registry = Registry(state, near, policy)
+    watch = StateWatch(
+        state,
+        window_s=policy.state_loss_window_s,
+        check_every_s=policy.state_check_s,
+        clock=clock,
+    )
+    registry = Registry(state, near, policy, watch)
     health = UpstreamHealth(clock)
     lane = Lane(
         state,
@@ -112,7 +122,7 @@ def make_service(
         linger_s=policy.linger_s,
         on_upstream=health.seen,
     )
-    reads = CartReads(registry, near, snapshots, lane, feed, policy, clock)
+    reads = CartReads(registry, near, snapshots, lane, feed, policy, watch, clock)
     return CartService(
         policy,
         state,
@@ -125,6 +135,7 @@ def make_service(
         handoff=Handoff(state, registry, reads, credentials, upstream, policy.handoff_ttl_s),
         catalogue=Catalogue(state, upstream, policy.products_ttl_s),
         health=health,
+        watch=watch,
     )
 
 
@@ -139,7 +150,6 @@ def openapi_config() -> OpenAPIConfig:
                 "bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
             }
         ),
-        security=[{"bearer": []}],
         use_handler_docstrings=False,
     )
 
@@ -164,12 +174,15 @@ def create_app(
         service = make_service(cart_policy(settings), store, source, time.time)
         app.state.state = store
         app.state.service = service
-        app.state.authenticator = Authenticator(settings)
+        authenticator = app.state.authenticator = Authenticator(settings)
         app.state.idempotency = Idempotency(store, settings.idempotency_ttl_s)
         app.state.limits = Limits(
             store, settings.rate_limit_per_minute, settings.write_rate_limit_per_minute
         )
+        port = settings.metrics_port
+        metrics = await start_metrics_server(port) if port else None  # /metrics off the main port
         await service.start()
+        await authenticator.start()
         restore_signals = drain_on_signals(service.drain) if drain_on_sigterm else None
         register_collector(lambda: app.state.service)
         gc.collect()
@@ -179,6 +192,9 @@ def create_app(
         finally:
             if restore_signals is not None:
                 restore_signals()
+            if metrics is not None:
+                metrics.close()
+            await authenticator.aclose()
             await service.close()
             if upstream is None:
                 await source.aclose()
@@ -204,13 +220,14 @@ def create_app(
             ProductController,
             SessionController,
             OpsController,
-            Metrics,
+            *([] if settings.metrics_port else [Metrics]),  # or on its own port
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         middleware=[RequestLogMiddleware, prometheus.middleware],
         openapi_config=openapi_config(),
         state=app_state,
+        request_class=StrictRequest,  # JSON bodies: a nesting limit, then a strict decode
         request_max_body_size=settings.max_body_bytes,
         debug=False,
     )

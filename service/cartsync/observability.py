@@ -175,6 +175,16 @@ class ServiceCollector(Collector):
             value=lane.reconciliations,
         )
         yield CounterMetricFamily(
+            "cartsync_state_losses",
+            "Losses of the state store's data this replica noticed",
+            value=service.watch.losses,
+        )
+        yield CounterMetricFamily(
+            "cartsync_carts_marked_lost",
+            "Carts marked cart_state_lost (their state was lost with the state store's)",
+            value=service.watch.carts_flagged,
+        )
+        yield CounterMetricFamily(
             "cartsync_rebuilds", "Lost upstream carts rebuilt from snapshots", value=lane.rebuilds
         )
         yield GaugeMetricFamily(

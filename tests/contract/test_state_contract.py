@@ -11,7 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
-from cartsync.carts.ports.state import Change, Snapshot, StateStore
+from cartsync.carts.ports.state import Change, Generation, Snapshot, StateLost, StateStore
 from cartsync.state.memory import MemoryStateStore
 from cartsync.state.redis import RedisStateStore
 
@@ -49,8 +49,24 @@ async def store(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator
     await redis_store.aclose()
 
 
-def _cart() -> str:
-    return "c_" + secrets.token_hex(6)
+async def _cart(store: StateStore) -> str:
+    """A new cart, claimed by a new owner: a cart exists from its claim on."""
+    cart = "c_" + secrets.token_hex(6)
+    assert await store.claim_cart("u_" + secrets.token_hex(6), cart) == cart
+    return cart
+
+
+async def _wipe(store: StateStore) -> None:
+    """Lose all data, as a Redis without persistence does when it restarts."""
+    if isinstance(store, MemoryStateStore):
+        store.wipe()
+        return
+    assert isinstance(store, RedisStateStore)
+    client = store._redis
+    if isinstance(client, RedisCluster):
+        await client.flushall(target_nodes=RedisCluster.ALL_NODES)
+    else:
+        await client.flushdb()
 
 
 def _snapshot(epoch: str, version: int, body: bytes = b"{}", digest: str = "d") -> Snapshot:
@@ -67,7 +83,7 @@ class TestRegistry:
         assert await store.cart_of("u_unknown") is None
 
     async def test_the_newest_upstream_token_is_kept(self, store: StateStore) -> None:
-        cart = _cart()
+        cart = await _cart(store)
         assert await store.upstream_token(cart) is None
         await store.set_upstream_token(cart, "t1")
         await store.set_upstream_token(cart, "t2")
@@ -76,14 +92,14 @@ class TestRegistry:
 
 class TestSnapshots:
     async def test_versions_grow_within_one_epoch(self, store: StateStore) -> None:
-        cart = _cart()
+        cart = await _cart(store)
         epoch, first = await store.reserve_version(cart)
         again, second = await store.reserve_version(cart)
         assert (again, second) == (epoch, first + 1)
 
     async def test_an_older_snapshot_never_replaces_a_newer_one(self, store: StateStore) -> None:
         """A slow writer with version 1 cannot overwrite version 2."""
-        cart = _cart()
+        cart = await _cart(store)
         epoch, v1 = await store.reserve_version(cart)
         _, v2 = await store.reserve_version(cart)
         assert await store.store_snapshot(cart, _snapshot(epoch, v2, b"new"))
@@ -93,7 +109,7 @@ class TestSnapshots:
         assert (stored.version, stored.body) == (v2, b"new")
 
     async def test_a_snapshot_of_another_epoch_is_refused(self, store: StateStore) -> None:
-        cart = _cart()
+        cart = await _cart(store)
         epoch, version = await store.reserve_version(cart)
         assert not await store.store_snapshot(cart, _snapshot(epoch + "x", version + 5))
         assert await store.snapshot(cart) is None
@@ -101,7 +117,7 @@ class TestSnapshots:
     async def test_touch_moves_the_confirmation_time_of_that_version_only(
         self, store: StateStore
     ) -> None:
-        cart = _cart()
+        cart = await _cart(store)
         epoch, version = await store.reserve_version(cart)
         await store.store_snapshot(cart, _snapshot(epoch, version))
         await store.touch_snapshot(cart, version, 5000.0)
@@ -116,7 +132,7 @@ class TestCoordination:
     async def test_a_lease_has_one_holder_and_only_it_renews_or_releases(
         self, store: StateStore
     ) -> None:
-        cart = _cart()
+        cart = await _cart(store)
         assert await store.acquire_lease(cart, "one", 10)
         assert not await store.acquire_lease(cart, "two", 10)
         assert await store.lease_holder(cart) == "one"
@@ -128,14 +144,14 @@ class TestCoordination:
 
     async def test_a_lease_expires_after_its_time_to_live(self, store: StateStore) -> None:
         """A dead holder's lease frees itself."""
-        cart = _cart()
+        cart = await _cart(store)
         assert await store.acquire_lease(cart, "dead", 0.05)
         await asyncio.sleep(0.1)  # wait-ok: the lease's own expiry is what is tested
         assert await store.acquire_lease(cart, "next", 10)
 
     async def test_the_lease_is_kept_while_work_is_queued(self, store: StateStore) -> None:
         """Release refuses while the queue holds work: nothing queued is stranded."""
-        cart = _cart()
+        cart = await _cart(store)
         assert await store.acquire_lease(cart, "holder", 10)
         await store.enqueue(cart, [b"op-1"])
         assert await store.release_lease(cart, "holder") == 0
@@ -145,7 +161,7 @@ class TestCoordination:
     async def test_the_queue_keeps_order_until_the_holder_completes(
         self, store: StateStore
     ) -> None:
-        cart = _cart()
+        cart = await _cart(store)
         await store.enqueue(cart, [b"a", b"b"])
         await store.enqueue(cart, [b"c"])
         assert await store.queued(cart, 2) == [b"a", b"b"]
@@ -159,14 +175,14 @@ class TestCoordination:
         assert await store.results(cart, ["a", "b", "c"]) == [b"ra", b"rb", None]
 
     async def test_only_the_holder_records_a_batch_in_flight(self, store: StateStore) -> None:
-        cart = _cart()
+        cart = await _cart(store)
         assert await store.acquire_lease(cart, "holder", 10)
         assert not await store.set_inflight(cart, "intruder", b"batch")
         assert await store.inflight(cart) is None
 
     async def test_a_fenced_snapshot_needs_the_lease(self, store: StateStore) -> None:
         """A holder that lost its lease cannot store a snapshot."""
-        cart = _cart()
+        cart = await _cart(store)
         epoch, version = await store.reserve_version(cart)
         assert await store.acquire_lease(cart, "holder", 10)
         assert not await store.store_snapshot(cart, _snapshot(epoch, version), "former")
@@ -208,3 +224,64 @@ class TestChanges:
         await store.publish(Change("c_1", "e1", 7))
         change = await asyncio.wait_for(received.get(), timeout=5)
         assert change == Change("c_1", "e1", 7)
+
+
+class TestLostData:
+    async def test_a_claimed_cart_exists_before_it_has_a_snapshot(self, store: StateStore) -> None:
+        """A cart just claimed has no snapshot yet, and is not lost."""
+        cart = await _cart(store)
+        assert await store.snapshot(cart) is None
+        await store.enqueue(cart, [b"op"])
+        assert await store.queued(cart, 10) == [b"op"]
+
+    async def test_a_cart_whose_data_is_gone_says_so_everywhere(self, store: StateStore) -> None:
+        """After the data is lost, reading, versioning or queueing for the cart raises
+        ``StateLost`` (and queues nothing) instead of starting it over quietly."""
+        cart = await _cart(store)
+        epoch, version = await store.reserve_version(cart)
+        assert await store.store_snapshot(cart, _snapshot(epoch, version))
+        await _wipe(store)
+        for step in (
+            store.snapshot(cart),
+            store.snapshot_and_token(cart),
+            store.reserve_version(cart),
+            store.enqueue(cart, [b"op"]),
+        ):
+            with pytest.raises(StateLost) as lost:
+                await step
+            assert lost.value.cart_id == cart
+        assert await store.queued(cart, 10) == []
+
+    async def test_a_cart_can_be_claimed_again_and_flagged(self, store: StateStore) -> None:
+        """The lost cart's id can be bound again; its flag says when its state was lost
+        and rides on its snapshots until cleared."""
+        cart = await _cart(store)
+        await _wipe(store)
+        assert await store.claim_cart("u_again", cart) == cart
+        await store.flag_lost(cart, 1234.5)
+        assert await store.lost_flag(cart) == 1234.5
+        epoch, version = await store.reserve_version(cart)
+        assert await store.store_snapshot(cart, _snapshot(epoch, version))
+        stored = await store.snapshot(cart)
+        assert stored is not None
+        assert stored.lost_at == 1234.5
+        await store.clear_lost(cart)
+        assert await store.lost_flag(cart) is None
+        cleared = await store.snapshot(cart)
+        assert cleared is not None
+        assert cleared.lost_at is None
+
+    async def test_the_dataset_is_marked_once_and_a_loss_is_recorded(
+        self, store: StateStore
+    ) -> None:
+        """The first marker wins; after a wipe the marker is gone, and the replica that
+        noticed records the loss with the new marker."""
+        first = await store.start_generation("gen-a", None, 60)
+        assert first == Generation("gen-a", None)
+        assert (await store.start_generation("gen-b", None, 60)).id == "gen-a"
+        await _wipe(store)
+        assert await store.generation() == Generation(None, None)
+        after = await store.start_generation("gen-c", 777.0, 60)
+        assert after == Generation("gen-c", 777.0)
+        assert (await store.start_generation("gen-d", 999.0, 60)) == Generation("gen-c", 777.0)
+        assert await store.generation() == Generation("gen-c", 777.0)

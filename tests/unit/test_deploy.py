@@ -87,3 +87,24 @@ def test_metrics_are_scraped_where_the_gateway_serves_them() -> None:
     assert int(pod["metadata"]["annotations"]["prometheus.io/port"]) == ports["metrics"] == port
     assert ports["http"] != port
     ipaddress.ip_network(configmap["CARTSYNC_TRUSTED_PROXIES"])  # a network, as settings want
+
+
+def test_the_deployed_redis_is_durable() -> None:
+    """Redis is the store of record: compose and the Kubernetes example run it with an
+    append-only file on a volume, fsync every second, no eviction, and a replica."""
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
+    command = " ".join(compose["redis"]["command"])
+    assert "--appendonly yes" in command
+    assert "--appendfsync everysec" in command
+    assert "--maxmemory-policy noeviction" in command
+    assert any(v.endswith(":/data") for v in compose["redis"]["volumes"])
+    assert "--replicaof redis 6379" in " ".join(compose["redis-replica"]["command"])
+    manifests = list(yaml.safe_load_all((DEPLOY / "k8s" / "redis" / "redis.yaml").read_text()))
+    conf = next(m for m in manifests if m["kind"] == "ConfigMap")["data"]["redis.conf"]
+    for line in ("appendonly yes", "appendfsync everysec", "maxmemory-policy noeviction"):
+        assert line in conf
+    sets = {m["metadata"]["name"]: m for m in manifests if m["kind"] == "StatefulSet"}
+    assert set(sets) == {"redis", "redis-replica"}
+    assert all(s["spec"]["volumeClaimTemplates"] for s in sets.values())
+    overlay = (DEPLOY / "k8s" / "overlays" / "example" / "kustomization.yaml").read_text()
+    assert "../../redis" in overlay

@@ -89,6 +89,10 @@ class Idempotency:
             )
         return existing
 
+    async def forget(self, owner_id: str, key: str) -> None:
+        """Drop a reservation whose request changed nothing (the key may be used again)."""
+        await self._state.drop_record(self._key(owner_id, key))
+
     async def claim_retake(self, owner_id: str, key: str) -> bool:
         """One retry, only, may run an abandoned first attempt again."""
         marker = self._key(owner_id, key) + ":retake"

@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Response
 
+from ..carts.errors import Conflict, state_lost
 from ..carts.lane.records import CLASS_BY_KIND, OpResult, new_op_id
 from ..carts.operations import Operation
 from .dependencies import Caller
@@ -112,12 +113,17 @@ async def mutate(
     operations: Sequence[Operation],
     client_ids: Sequence[str] | None = None,
 ) -> Response[bytes]:
-    """Apply ``operations`` (one, or an ``/ops`` list with the client's op ids)."""
+    """Apply ``operations`` (one, or an ``/ops`` list with the client's op ids).
+
+    ``If-Match: *`` matches any current cart (RFC 9110 13.1.1), and every owner has
+    one (an empty cart is a cart: ``GET /v1/cart`` answers it), so it guards nothing."""
     idempotency: Idempotency = request.app.state.idempotency
     key = request.headers.get("idempotency-key")
     if_match = request.headers.get("if-match")
+    guard = None if if_match is not None and if_match.strip() == "*" else if_match
     op_ids = [new_op_id() for _ in operations]
     record: Record | None = None
+    fresh_key = False  # a key the state store has no record of
     if key is not None:
         validate_key(key)
         body = await request.body()
@@ -126,6 +132,7 @@ async def mutate(
         )
         record = Record(print_, op_ids, client_ids=list(client_ids or []), created_at=time.time())
         existing = await idempotency.begin(caller.owner.id, key, record)
+        fresh_key = existing is None
         if existing is not None:
             resumed = await _replay(caller, idempotency, key, existing)
             if resumed is not None:
@@ -133,9 +140,26 @@ async def mutate(
             # The first attempt died before queueing anything: run it now, under the
             # operation ids it reserved, so nothing can apply twice.
             record, op_ids = existing, existing.op_ids
-    results = await caller.service.apply(
-        caller.owner, list(zip(op_ids, operations, strict=True)), if_match=if_match
-    )
+    # A key the state store has no record of, on a cart whose state was lost, may be a
+    # retry of a change the loss swallowed: without If-Match it is not applied; the
+    # client sees the cart and sends again naming its version. With If-Match, the lane
+    # answers 412 for a version of the lost cart.
+    may_repeat = fresh_key and guard is None
+    try:
+        if may_repeat:
+            lost = await caller.service.unacknowledged_loss(caller.owner)
+            if lost is not None:
+                raise state_lost(lost)
+        results = await caller.service.apply(
+            caller.owner,
+            list(zip(op_ids, operations, strict=True)),
+            if_match=guard,
+            may_repeat=may_repeat,
+        )
+    except Conflict as conflict:
+        if conflict.code == "cart_state_lost" and key is not None:
+            await idempotency.forget(caller.owner.id, key)
+        raise
     answer = (
         single_answer(results[0])
         if client_ids is None

@@ -65,3 +65,15 @@ def not_supported(feature: str, field: str | None = None) -> Conflict:
         f"This shop's store does not support {feature.replace('_', ' ')}.",
         field=field,
     )
+
+
+def state_lost(cart: bytes) -> Conflict:
+    """A write that may repeat a change lost with the cart's state, not applied."""
+    return Conflict(
+        "cart_state_lost",
+        "This cart's earlier state was lost, so this request may repeat a change that "
+        "was lost with it. Check the cart, then send again with If-Match naming its "
+        "version.",
+        field="If-Match",
+        cart=cart,
+    )

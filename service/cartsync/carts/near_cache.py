@@ -42,6 +42,14 @@ class NearCache:
         ):
             del self._entries[change.cart_id]
 
+    def drop_everything(self) -> set[str]:
+        """The state store lost its data: nothing kept here can be trusted. Returns the
+        owners this replica knew."""
+        owners = set(self._owners)
+        self._entries.clear()
+        self._owners.clear()
+        return owners
+
     def cart_of(self, owner_id: str) -> str | None:
         return self._owners.get(owner_id)
 

@@ -24,6 +24,8 @@ class CartPolicy:
     guest_cart_ttl_s: int = 7 * DAY_S  # an idle guest's
     handoff_ttl_s: int = 300  # a checkout link's life (it carries the cart's secret)
     shutdown_lane_grace_s: float = 5.0  # a turn's worst case at the measured latency
+    state_loss_window_s: int = 86400  # carts made this long after a loss are marked lost
+    state_check_s: float = 0.5  # how often a replica reads the dataset's marker
 
     def owner_ttl_s(self, kind: str) -> int:
         return self.guest_cart_ttl_s if kind == "guest" else self.cart_ttl_s

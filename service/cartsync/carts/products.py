@@ -42,8 +42,9 @@ class Catalogue:
             f"product:{product_id}", lambda: self._upstream.get_product(product_id)
         )
 
-    def forget(self) -> None:
+    def forget(self) -> set[str]:
         self._near.clear()
+        return set()
 
     async def _cached(self, key: str, load: Callable[[], Awaitable[object]]) -> bytes:
         near = self._near.get(key)

@@ -24,7 +24,7 @@ from .lane import Lane
 from .near_cache import NearCache
 from .owners import Owner
 from .policy import CartPolicy
-from .ports.state import Snapshot, StateUnavailable
+from .ports.state import Snapshot, StateLost, StateUnavailable
 from .ports.upstream_errors import (
     UpstreamRateLimited,
     UpstreamRefused,
@@ -33,6 +33,7 @@ from .ports.upstream_errors import (
 from .registry import Registry
 from .single_flight import single_flight
 from .snapshots import Snapshots
+from .state_watch import StateWatch
 
 log = structlog.get_logger(__name__)
 _BUSY_POLL_S = 0.05
@@ -94,8 +95,10 @@ class CartReads:
         lane: Lane,
         feed: ChangeFeed,
         policy: CartPolicy,
+        watch: StateWatch,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self._watch = watch
         self._registry = registry
         self._near = near
         self._snapshots = snapshots
@@ -202,6 +205,21 @@ class CartReads:
         return snapshot
 
     async def read(self, owner: Owner, if_none_match: str | None = None) -> CartView:
+        try:
+            return await self._read(owner, if_none_match)
+        except StateLost as lost:
+            await self.recover(owner, lost)
+            return await self._read(owner, if_none_match)
+
+    async def recover(self, owner: Owner, lost: StateLost) -> str:
+        """The owner's cart vanished from the state store: find out whether the whole
+        dataset went (then every replica drops its copies), bind the owner again and
+        mark the cart. Returns the cart id now bound."""
+        with contextlib.suppress(StateUnavailable):
+            await self._watch.check()
+        return await self._registry.rebind(owner, lost.cart_id)
+
+    async def _read(self, owner: Owner, if_none_match: str | None) -> CartView:
         wanted = parse_tag(if_none_match)
         cart_id = await self._registry.cart_id(owner)
         snapshot = await self._stored(cart_id, wanted)

@@ -2,7 +2,9 @@
 
 A new version is made only when the content changed (equal digests: the store
 confirmed the same cart, only its confirmation time moves). Writes are fenced by the
-cart's lease: a holder that lost its lease cannot store a snapshot.
+cart's lease: a holder that lost its lease cannot store a snapshot. A cart marked as
+one whose state was lost carries ``cart_state_lost`` in its ``errors`` until the mark
+is cleared, so no client takes its (new, empty) cart for the one it had.
 """
 
 from __future__ import annotations
@@ -19,6 +21,11 @@ from .ports.state import Snapshot, StateStore
 
 _ENCODER = msgspec.json.Encoder()
 _CART = msgspec.json.Decoder(model.Cart)
+LOST_ERROR = model.CartError(
+    code="cart_state_lost",
+    message="This cart's earlier contents were lost by the service; re-add what you "
+    "still want (send If-Match with this version to confirm you have seen it).",
+)
 
 
 def digest_of(cart: model.Cart) -> str:
@@ -55,19 +62,24 @@ class Snapshots:
         """Store ``cart`` as the cart's snapshot; None when the lease was lost.
         ``current``: the stored snapshot, when the lease holder already read it."""
         now = self._clock()
-        digest = digest_of(cart)
         if current is None:
             current = await self._state.snapshot(cart_id)
+        lost_at = current.lost_at if current is not None else await self._state.lost_flag(cart_id)
+        if lost_at is not None:
+            cart = msgspec.structs.replace(cart, errors=[LOST_ERROR, *cart.errors])
+        digest = digest_of(cart)
         if current is not None and current.digest == digest:
             await self._state.touch_snapshot(cart_id, current.version, now)
-            confirmed = Snapshot(current.epoch, current.version, now, digest, current.body)
+            confirmed = Snapshot(
+                current.epoch, current.version, now, digest, current.body, current.lost_at
+            )
             self.near.put(cart_id, confirmed)
             return confirmed
         epoch, version = await self._state.reserve_version(cart_id)
         content = msgspec.structs.replace(
             cart, id=cart_id, version=f"{epoch}.{version}", stale=False
         )
-        snapshot = Snapshot(epoch, version, now, digest, _ENCODER.encode(content))
+        snapshot = Snapshot(epoch, version, now, digest, _ENCODER.encode(content), lost_at)
         if not await self._state.store_snapshot(cart_id, snapshot, lease_token):
             if await self._state.lease_holder(cart_id) != lease_token:
                 return None

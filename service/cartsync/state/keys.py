@@ -10,6 +10,9 @@ from __future__ import annotations
 PREFIX = "cs:v1"
 CHANGES_CHANNEL = f"{PREFIX}:changes"
 NONCE = f"{PREFIX}:upstream:nonce"
+# The dataset's marker and its last loss, in one slot (one script reads both).
+GENERATION = f"{PREFIX}:{{dataset}}:generation"
+LOSS = f"{PREFIX}:{{dataset}}:loss"
 
 
 def owner(owner_id: str) -> str:

@@ -12,7 +12,15 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from ..carts.ports.state import Change, ChangeHandler, Message, ResultsReady, Snapshot
+from ..carts.ports.state import (
+    Change,
+    ChangeHandler,
+    Generation,
+    Message,
+    ResultsReady,
+    Snapshot,
+    StateLost,
+)
 
 
 @dataclass(slots=True)
@@ -35,6 +43,21 @@ class MemoryStateStore:
         self._values: dict[str, _Expiring] = {}
         self._windows: dict[str, tuple[int, int]] = {}
         self._handlers: list[ChangeHandler] = []
+        self._born: dict[str, float] = {}
+        self._lost: dict[str, float] = {}
+        self._generation: str | None = None
+        self._loss: float | None = None
+
+    def wipe(self) -> None:
+        """Lose every piece of data, as a Redis without persistence does on restart
+        (tests: the embedded store otherwise never loses anything)."""
+        handlers = self._handlers
+        self.__init__()  # type: ignore[misc]
+        self._handlers = handlers
+
+    def _exists(self, cart_id: str) -> None:
+        if cart_id not in self._born and cart_id not in self._sequences:
+            raise StateLost(cart_id)
 
     async def ping(self) -> None:
         return None
@@ -46,6 +69,7 @@ class MemoryStateStore:
         return self._owners.get(owner)
 
     async def claim_cart(self, owner: str, cart_id: str) -> str:
+        self._born.setdefault(cart_id, time.time())
         return self._owners.setdefault(owner, cart_id)
 
     async def forget_owner(self, owner: str) -> None:
@@ -57,13 +81,43 @@ class MemoryStateStore:
     async def set_upstream_token(self, cart_id: str, token: str) -> None:
         self._tokens[cart_id] = token
 
+    def _stored(self, cart_id: str) -> Snapshot | None:
+        self._exists(cart_id)
+        stored = self._snapshots.get(cart_id)
+        lost = self._lost.get(cart_id)
+        if stored is None or stored.lost_at == lost:
+            return stored
+        return replace(stored, lost_at=lost)
+
     async def snapshot(self, cart_id: str) -> Snapshot | None:
-        return self._snapshots.get(cart_id)
+        return self._stored(cart_id)
 
     async def snapshot_and_token(self, cart_id: str) -> tuple[Snapshot | None, str | None]:
-        return self._snapshots.get(cart_id), self._tokens.get(cart_id)
+        return self._stored(cart_id), self._tokens.get(cart_id)
+
+    async def flag_lost(self, cart_id: str, at: float) -> None:
+        self._lost[cart_id] = at
+
+    async def clear_lost(self, cart_id: str) -> None:
+        self._lost.pop(cart_id, None)
+
+    async def lost_flag(self, cart_id: str) -> float | None:
+        return self._lost.get(cart_id)
+
+    async def generation(self) -> Generation:
+        return Generation(self._generation, self._loss)
+
+    async def start_generation(
+        self, candidate: str, lost_at: float | None, window_s: int
+    ) -> Generation:
+        if self._generation is None:
+            self._generation = candidate
+        if lost_at is not None and self._loss is None:
+            self._loss = lost_at
+        return Generation(self._generation, self._loss)
 
     async def reserve_version(self, cart_id: str) -> tuple[str, int]:
+        self._exists(cart_id)
         epoch, seq = self._sequences.get(cart_id, (secrets.token_hex(4), 0))
         self._sequences[cart_id] = (epoch, seq + 1)
         return epoch, seq + 1
@@ -95,6 +149,7 @@ class MemoryStateStore:
         return lease[0]
 
     async def enqueue(self, cart_id: str, entries: Sequence[bytes]) -> None:
+        self._exists(cart_id)
         self._queues.setdefault(cart_id, []).extend(entries)
 
     async def queued(self, cart_id: str, limit: int) -> list[bytes]:

@@ -25,9 +25,11 @@ from redis.asyncio.sentinel import Sentinel
 from ..carts.ports.state import (
     Change,
     ChangeHandler,
+    Generation,
     Message,
     ResultsReady,
     Snapshot,
+    StateLost,
     StateUnavailable,
 )
 from ..redis_url import SENTINEL_SCHEME, parse_sentinel_url
@@ -46,15 +48,22 @@ def _bytes(value: bytes | str) -> bytes:
     return value if isinstance(value, bytes) else value.encode()
 
 
-_SNAPSHOT_FIELDS = ("epoch", "version", "fetched", "digest", "body")
+_SNAPSHOT_FIELDS = ("epoch", "version", "fetched", "digest", "body", "born", "lost")
 
 
-def _snapshot_of(fields: list[bytes | str | None]) -> Snapshot | None:
-    epoch, version, fetched, digest, body = fields
+def _snapshot_of(cart_id: str, fields: list[bytes | str | None]) -> Snapshot | None:
+    epoch, version, fetched, digest, body, born, lost = fields
+    if epoch is None and born is None:
+        raise StateLost(cart_id)  # no record at all: claimed once, gone now
     if epoch is None or version is None or body is None:
         return None
     return Snapshot(
-        _text(epoch), int(version), float(fetched or 0), _text(digest or b""), _bytes(body)
+        _text(epoch),
+        int(version),
+        float(fetched or 0),
+        _text(digest or b""),
+        _bytes(body),
+        float(lost) if lost is not None else None,
     )
 
 
@@ -98,6 +107,8 @@ def _translated(
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return await method(*args, **kwargs)
+        except StateLost:
+            raise
         except (redis.RedisError, OSError) as exc:
             raise StateUnavailable(f"{method.__name__}: {type(exc).__name__}") from exc
 
@@ -122,6 +133,8 @@ class RedisStateStore:
         self._renew = client.register_script(_script("lease_renew"))
         self._release = client.register_script(_script("lease_release"))
         self._set_inflight = client.register_script(_script("set_inflight"))
+        self._enqueue = client.register_script(_script("enqueue"))
+        self._start_generation = client.register_script(_script("start_generation"))
         self._complete = client.register_script(_script("complete_batch"))
         self._lead = client.register_script(_script("lead"))
         self._begin = client.register_script(_script("begin_batch"))
@@ -206,6 +219,13 @@ class RedisStateStore:
 
     @_translated
     async def claim_cart(self, owner: str, cart_id: str) -> str:
+        # The cart's record first (its own slot), then the binding: a binding never
+        # points at a cart that has no record, unless the data was lost.
+        record = keys.cart_snapshot(cart_id)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hsetnx(record, "born", repr(time.time()))
+            pipe.expire(record, self._ttl(cart_id))
+            await pipe.execute()
         key = keys.owner(owner)
         await self._redis.set(key, cart_id, nx=True, ex=self._ttl(owner))
         value = await self._redis.get(key)
@@ -227,7 +247,7 @@ class RedisStateStore:
     @_translated
     async def snapshot(self, cart_id: str) -> Snapshot | None:
         fields = await self._redis.hmget(keys.cart_snapshot(cart_id), list(_SNAPSHOT_FIELDS))
-        return _snapshot_of(fields)
+        return _snapshot_of(cart_id, fields)
 
     @_translated
     async def snapshot_and_token(self, cart_id: str) -> tuple[Snapshot | None, str | None]:
@@ -235,14 +255,29 @@ class RedisStateStore:
             pipe.hmget(keys.cart_snapshot(cart_id), list(_SNAPSHOT_FIELDS))
             pipe.get(keys.cart_token(cart_id))
             fields, token = await pipe.execute()
-        return _snapshot_of(fields), _text(token) if token is not None else None
+        return _snapshot_of(cart_id, fields), _text(token) if token is not None else None
 
     @_translated
     async def reserve_version(self, cart_id: str) -> tuple[str, int]:
         epoch, version = await self._reserve(
             keys=[keys.cart_snapshot(cart_id)], args=[secrets.token_hex(4)]
         )
+        if int(version) < 0:
+            raise StateLost(cart_id)
         return _text(epoch), int(version)
+
+    @_translated
+    async def flag_lost(self, cart_id: str, at: float) -> None:
+        await self._redis.hset(keys.cart_snapshot(cart_id), "lost", repr(at))
+
+    @_translated
+    async def clear_lost(self, cart_id: str) -> None:
+        await self._redis.hdel(keys.cart_snapshot(cart_id), "lost")
+
+    @_translated
+    async def lost_flag(self, cart_id: str) -> float | None:
+        value = await self._redis.hget(keys.cart_snapshot(cart_id), "lost")
+        return float(value) if value is not None else None
 
     @_translated
     async def store_snapshot(
@@ -273,10 +308,12 @@ class RedisStateStore:
 
     @_translated
     async def enqueue(self, cart_id: str, entries: Sequence[bytes]) -> None:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.rpush(keys.cart_queue(cart_id), *entries)
-            pipe.expire(keys.cart_queue(cart_id), self._ttl(cart_id))
-            await pipe.execute()
+        queued = await self._enqueue(
+            keys=[keys.cart_queue(cart_id), keys.cart_snapshot(cart_id)],
+            args=[self._ttl(cart_id), *entries],
+        )
+        if int(queued) < 0:
+            raise StateLost(cart_id)
 
     @_translated
     async def queued(self, cart_id: str, limit: int) -> list[bytes]:
@@ -430,6 +467,24 @@ class RedisStateStore:
     @_translated
     async def touch_owner(self, owner: str, ttl_s: int) -> None:
         await self._redis.expire(keys.owner(owner), min(ttl_s, self._ttl(owner)))
+
+    @_translated
+    async def generation(self) -> Generation:
+        marker, lost = await self._redis.mget(keys.GENERATION, keys.LOSS)
+        return Generation(
+            _text(marker) if marker is not None else None,
+            float(lost) if lost is not None else None,
+        )
+
+    @_translated
+    async def start_generation(
+        self, candidate: str, lost_at: float | None, window_s: int
+    ) -> Generation:
+        marker, lost = await self._start_generation(
+            keys=[keys.GENERATION, keys.LOSS],
+            args=[candidate, repr(lost_at) if lost_at is not None else "", max(window_s, 1)],
+        )
+        return Generation(_text(marker), float(lost) if lost else None)
 
     @_translated
     async def publish(self, message: Message) -> None:

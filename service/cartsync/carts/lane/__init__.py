@@ -124,6 +124,13 @@ class Lane:
     async def on_message(self, message: Message | None) -> None:
         await self._waiters.on_message(message)
 
+    def state_lost(self) -> set[str]:
+        """The state store lost its data: answer every local waiter ``state_lost``, and
+        forget the credentials this replica wrote."""
+        self._waiters.fail_all()
+        self.credentials.forget()
+        return set()
+
     # -- leadership ---------------------------------------------------------------------
     def kick(self, cart_id: str) -> None:
         """Take the cart's lease if nobody holds it, and drain its queue."""

@@ -94,6 +94,11 @@ class BatchRunner:
                 group = [q for q in map(QUEUED.decode, raw) if q.group == head.group]
             failed = precondition_failed(group, stored)
             return await self._waiters.complete(cart_id, lease, len(failed), failed)
+        if stored.lost_at is not None and head.if_match is not None:
+            # The owner names a version of the cart as it is since its state was lost:
+            # they have seen the loss, so the cart need not say it any more.
+            await self._state.clear_lost(cart_id)
+            stored = dataclasses.replace(stored, lost_at=None)
         batch = queue[:limit]
         for index, queued in enumerate(batch[1:], start=1):
             if queued.if_match is not None:

@@ -78,6 +78,22 @@ class Waiters:
         if future is not None and not future.done():
             future.set_result(result)
 
+    def fail_all(self) -> None:
+        """The state store lost its data: no waiting operation's result will ever be
+        recorded. Each is answered ``state_lost``; the caller binds the cart again and
+        sends it anew (whatever the store did with it went to a cart nobody points at)."""
+        for op_id, future in self._futures.items():
+            if not future.done():
+                future.set_result(
+                    OpResult(
+                        op_id,
+                        "state_lost",
+                        kind="unavailable",
+                        code="cart_state_lost",
+                        message="The cart's state was lost before this change was settled.",
+                    )
+                )
+
     async def on_message(self, message: Message | None) -> None:
         """Results announced by a holder (maybe on another replica). A gap (None) needs
         nothing: waiters read recorded results periodically anyway."""

@@ -17,6 +17,27 @@ class StateUnavailable(Exception):
     """The state store cannot be reached or answered with an error."""
 
 
+class StateLost(StateUnavailable):
+    """The state store no longer holds this cart at all: its data was lost (a Redis
+    restarted without persistence, a failover to an empty replica). ``cart_id`` is the
+    cart that vanished. Raised instead of quietly starting the cart over, so the domain
+    can re-bind its owner and say the cart's state was lost."""
+
+    def __init__(self, cart_id: str) -> None:
+        super().__init__(f"the state of cart {cart_id} was lost")
+        self.cart_id = cart_id
+
+
+@dataclass(frozen=True, slots=True)
+class Generation:
+    """The state store's dataset, as marked when it was first used: ``id`` changes when
+    the data is lost and started over; ``lost_at`` is when a replica noticed the last
+    loss, while the loss window lasts."""
+
+    id: str | None
+    lost_at: float | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     """An encoded mobile cart and what is known about it."""
@@ -26,6 +47,7 @@ class Snapshot:
     fetched_at: float  # wall-clock time the store last confirmed this content
     digest: str  # content hash, version excluded: equal digests, same cart
     body: bytes  # the encoded cart, version inside, stale=false
+    lost_at: float | None = None  # the cart's state was lost then (until acknowledged)
 
     @property
     def tag(self) -> str:
@@ -70,7 +92,9 @@ class StateStore(Protocol):
         """The cart id of an owner, if any."""
 
     async def claim_cart(self, owner: str, cart_id: str) -> str:
-        """Bind ``cart_id`` to ``owner`` unless one is bound; return the bound id."""
+        """Create ``cart_id``'s record and bind it to ``owner`` unless one is bound;
+        return the bound id. A cart exists from its claim on: every later step on a
+        cart whose record is gone raises ``StateLost``."""
 
     async def forget_owner(self, owner: str) -> None:
         """Unbind an owner from its cart (a guest merged into a user)."""
@@ -83,13 +107,25 @@ class StateStore(Protocol):
 
     # -- snapshots --------------------------------------------------------------------
     async def snapshot(self, cart_id: str) -> Snapshot | None:
-        """The stored snapshot of a cart."""
+        """The stored snapshot of a cart (None: not read yet); ``StateLost`` when the
+        cart's record is gone."""
 
     async def snapshot_and_token(self, cart_id: str) -> tuple[Snapshot | None, str | None]:
-        """The stored snapshot and upstream token, in one round trip."""
+        """The stored snapshot and upstream token, in one round trip; ``StateLost`` as
+        ``snapshot``."""
 
     async def reserve_version(self, cart_id: str) -> tuple[str, int]:
-        """The next version of a cart, and its epoch (created with the first version)."""
+        """The next version of a cart, and its epoch (created with the first version);
+        ``StateLost`` when the cart's record is gone (never a new record from nothing)."""
+
+    async def flag_lost(self, cart_id: str, at: float) -> None:
+        """Mark the cart as one whose earlier state was lost (at ``at``)."""
+
+    async def clear_lost(self, cart_id: str) -> None:
+        """The owner saw the loss: the cart is no longer marked."""
+
+    async def lost_flag(self, cart_id: str) -> float | None:
+        """When the cart's earlier state was lost, if it is marked."""
 
     async def store_snapshot(
         self, cart_id: str, snapshot: Snapshot, lease_token: str | None = None
@@ -102,7 +138,8 @@ class StateStore(Protocol):
 
     # -- the cart's lane: queue, lease, in-flight batch, results ------------------------
     async def enqueue(self, cart_id: str, entries: Sequence[bytes]) -> None:
-        """Append operations, in order and together, to the cart's queue."""
+        """Append operations, in order and together, to the cart's queue; ``StateLost``
+        (nothing queued) when the cart's record is gone."""
 
     async def queued(self, cart_id: str, limit: int) -> list[bytes]:
         """The first ``limit`` queued operations (they stay queued until completed)."""
@@ -172,6 +209,16 @@ class StateStore(Protocol):
 
     async def touch_owner(self, owner: str, ttl_s: int) -> None:
         """Keep an active owner's cart binding for another ``ttl_s``."""
+
+    # -- the dataset -------------------------------------------------------------------
+    async def generation(self) -> Generation:
+        """The dataset's marker (id None: the data is gone) and the last loss noticed."""
+
+    async def start_generation(
+        self, candidate: str, lost_at: float | None, window_s: int
+    ) -> Generation:
+        """Mark the dataset with ``candidate`` unless it is marked; with ``lost_at``,
+        also record that its data was lost (kept ``window_s``). Returns the marker."""
 
     # -- change notifications ----------------------------------------------------------
     async def publish(self, message: Message) -> None:
