@@ -28,6 +28,7 @@ class Gateway:
     url: str
     storesim: str
     log: Path
+    kind: str = "storeapi"  # the store behind: storesim's Store API or CoCart face
 
 
 def user_token(subject: str | None = None, ttl: int = 600) -> str:
@@ -48,17 +49,22 @@ def user_token(subject: str | None = None, ttl: int = 600) -> str:
     )
 
 
-@pytest.fixture(scope="session")
-def gateway(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    """storesim and cartsync as servers, sharing this session's private Redis."""
+@pytest.fixture(scope="session", params=["storeapi", "cocart"])
+def gateway(
+    request: pytest.FixtureRequest, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Gateway]:
+    """storesim and cartsync as servers, sharing this session's private Redis: once in
+    front of the Store API face, once in front of the CoCart face (the same public API;
+    where the stores differ, a test says what each answers)."""
+    kind = str(request.param)
     sim_port = free_port()
     sim = start_storesim(sim_port, "--secret", "gateway-tests")
-    log = tmp_path_factory.mktemp("gateway") / "cartsync.log"
+    log = tmp_path_factory.mktemp(f"gateway-{kind}") / "cartsync.log"
     port = free_port()
-    env = gateway_env(f"http://127.0.0.1:{sim_port}", redis_url)
+    env = gateway_env(f"http://127.0.0.1:{sim_port}", redis_url, upstream_kind=kind)
     process = start_gateway(port, env, log)
     try:
-        yield Gateway(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{sim_port}", log)
+        yield Gateway(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{sim_port}", log, kind)
     finally:
         stop(process)
         stop(sim)

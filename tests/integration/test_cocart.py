@@ -132,7 +132,7 @@ class TestSeedTutorialFlow:
         )
         assert elsewhere.status_code == 409
         assert elsewhere.json()["code"] == "shipping_address_not_supported"
-        assert elsewhere.json()["field"] == "shipping_address.city"
+        assert elsewhere.json()["field"] == "shipping_address"
         health = (await client.get("/healthz")).json()
         capabilities = health["upstream"]["capabilities"]
         assert (capabilities["kind"], capabilities["coupons"]) == ("cocart", False)

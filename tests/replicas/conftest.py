@@ -32,6 +32,7 @@ class Deployment:
     """What the tests see of the stack: the balancer, each replica, the store, the logs."""
 
     stack: Stack
+    kind: str = "storeapi"
 
     @property
     def balancer(self) -> str:
@@ -57,12 +58,16 @@ class Deployment:
         return self.stack.add_replica()
 
 
-@pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+@pytest.fixture(scope="module", params=["storeapi", "cocart"])
+def deployment(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Deployment]:
+    """The stack in front of storesim's Store API face, then its CoCart face."""
+    kind = str(request.param)
     stack = Stack(
         replicas=2,
         latency=LATENCY,
-        settings=SETTINGS,
+        settings={**SETTINGS, "upstream_kind": kind},
         workdir=tmp_path_factory.mktemp("stack"),
         jwt_secret=JWT_SECRET,
         jwt_issuer=ISSUER,
@@ -70,6 +75,6 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         guest_secret=GUEST_SECRET,
     ).start()
     try:
-        yield Deployment(stack)
+        yield Deployment(stack, kind)
     finally:
         stack.stop()

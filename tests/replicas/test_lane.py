@@ -42,7 +42,8 @@ class TestCoalescing:
     async def test_25_concurrent_adds_through_one_replica_keep_all_in_at_most_2_writes(
         self, deployment: Deployment
     ) -> None:
-        """The store loses overlapping writes; the lane sends them as batches."""
+        """The store loses overlapping writes; the lane sends them as batches (CoCart,
+        which has none: one after the other, 25 requests, none overlapping)."""
         headers = {"Authorization": f"Bearer {user_token()}"}
         url = deployment.replicas[0]
         async with (
@@ -56,7 +57,7 @@ class TestCoalescing:
             writes = await _writes(sim) - before
             cart = (await client.get(f"{url}/v1/cart", headers=headers)).json()
         assert _quantity(cart, 15) == 25
-        assert writes <= 2
+        assert writes <= (2 if deployment.kind == "storeapi" else 25)
 
     async def test_100_writes_spread_over_2_replicas_lose_and_double_nothing(
         self, deployment: Deployment
@@ -80,7 +81,7 @@ class TestCoalescing:
             cart = (await client.get(f"{two}/v1/cart", headers=headers)).json()
         assert _quantity(cart, 10) + _quantity(cart, 11) == 100
         assert _quantity(cart, 11) == sum(1 for i in range(100) if i % 3 == 0)
-        assert writes <= math.ceil(100 / 25) + 2
+        assert writes <= (math.ceil(100 / 25) + 2 if deployment.kind == "storeapi" else 100)
 
 
 class TestIdempotency:
@@ -183,15 +184,21 @@ class TestPreconditionsAndOps:
             )
         assert answer.status_code == 200
         body = answer.json()
+        # CoCart free has neither coupons nor rate choice: refused, not sent.
+        extras = "applied" if deployment.kind == "storeapi" else "refused"
         assert [(r["op_id"], r["status"]) for r in body["results"]] == [
             ("a", "applied"),
             ("b", "applied"),
             ("c", "refused"),
-            ("d", "applied"),
-            ("e", "applied"),
+            ("d", extras),
+            ("e", extras),
         ]
         assert body["results"][2]["error"]["code"] == "out_of_stock"
         assert _quantity(body["cart"], 10) == 5
+        if deployment.kind == "cocart":
+            assert body["results"][3]["error"]["code"] == "coupons_not_supported"
+            assert body["results"][4]["error"]["code"] == "shipping_rates_not_supported"
+            return
         assert [c["code"] for c in body["cart"]["coupons"]] == ["test"]
         assert body["cart"]["shipping"][0]["selected_rate"] == "free_shipping:2"
 

@@ -207,8 +207,11 @@ class TestMerge:
         cart = body["cart"]
         quantities = {i["product_id"]: i["quantity"] for i in cart["items"]}
         assert quantities == {10: 3, 12: 3}  # sum, and the Cap capped by its stock of 3
-        assert [c["code"] for c in cart["coupons"]] == ["test"]
-        assert cart["shipping_address"]["city"] == "Albany"
+        if deployment.kind == "storeapi":
+            assert [c["code"] for c in cart["coupons"]] == ["test"]
+            assert cart["shipping_address"]["city"] == "Albany"
+        else:  # CoCart free: no coupons, and only the billing address is kept
+            assert body["merge"]["coupons"] == []  # the guest could not apply one
         assert {line["status"] for line in body["merge"]["lines"]} == {"merged"}
         assert again.json()["merge"] == body["merge"]
         assert after_again["version"] == cart["version"]  # running it twice changed nothing
@@ -278,6 +281,11 @@ class TestCheckoutHandoff:
             assert opened.status_code == 303
             assert opened.headers["Cache-Control"] == "no-store"
             shop = await client.get(opened.headers["Location"])
+            if deployment.kind == "cocart":
+                # ?cocart-load-cart= answers 301 to itself with the session cookies
+                # (as recorded); with them the storefront shows the cart.
+                assert shop.status_code == 301
+                shop = await client.get(f"{deployment.storesim}/checkout/")  # its cookies
             assert 'data-quantity="2"' in shop.text  # the store restored the same cart
             reused = await client.get(link.json()["url"])
             assert (reused.status_code, reused.json()["code"]) == (404, "link_expired")

@@ -36,12 +36,13 @@ from .state_watch import StateWatch
 log = structlog.get_logger(__name__)
 
 
-def _unsupported(operation: Operation) -> str:
+def _unsupported(operation: Operation) -> tuple[str, str | None]:
+    """The feature an operation needs, and the request field that asks for it."""
     if isinstance(operation, ApplyCoupon | RemoveCoupon):
-        return "coupons"
+        return "coupons", "code"
     if isinstance(operation, SelectShippingRate):
-        return "shipping_rates"
-    return "operation"
+        return "shipping_rates", "rate_id"
+    return "operation", None
 
 
 class CartService:
@@ -176,7 +177,7 @@ class CartService:
         await self._registry.touch(owner)
         supports = self.capabilities.supports
         results: list[OpResult | None] = [
-            None if supports(op) else refused(op_id, not_supported(_unsupported(op)))
+            None if supports(op) else refused(op_id, not_supported(*_unsupported(op)))
             for op_id, op in operations
         ]
         pending = [(i, pair) for i, pair in enumerate(operations) if supports(pair[1])]

@@ -94,6 +94,18 @@ def _encode_message(message: Message) -> bytes:
 _DECODE = msgspec.msgpack.Decoder(_ChangeMessage | _ResultsMessage)
 
 
+async def _drop_idle_connections(store: object) -> None:
+    """One connection failed: Redis may have restarted, and every idle pooled connection
+    to the old process would fail once, each costing a caller a 503. Drop them all now
+    (the next commands connect afresh); nothing is resent, since a command whose answer
+    was lost may have run."""
+    client = getattr(store, "_redis", None)
+    pool = getattr(client, "connection_pool", None)
+    if pool is not None and hasattr(pool, "disconnect"):
+        with contextlib.suppress(Exception):
+            await pool.disconnect(inuse_connections=False)
+
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -110,6 +122,8 @@ def _translated(
         except StateLost:
             raise
         except (redis.RedisError, OSError) as exc:
+            if isinstance(exc, redis.ConnectionError | OSError) and args:
+                await _drop_idle_connections(args[0])
             raise StateUnavailable(f"{method.__name__}: {type(exc).__name__}") from exc
 
     return wrapper

@@ -35,7 +35,7 @@ from .._http import StoreClient, StoreClientSettings
 from . import session
 from .errors import refusal
 from .mapping import cart_of, to_cart
-from .plan import Request, plan_requests
+from .plan import Request, attribute_field, plan_requests
 from .products import page_currency, product_of, products_of, to_product
 
 API_PATH = "/wp-json/cocart/v2"
@@ -51,7 +51,7 @@ CAPABILITIES = Capabilities(
 _ERROR_DECODER = msgspec.json.Decoder(dict[str, Any])
 
 
-def _raise_for(response: httpx.Response) -> None:
+def _raise_for(response: httpx.Response, on_a_line: bool = False) -> None:
     if response.status_code < 400:
         return
     try:
@@ -69,7 +69,12 @@ def _raise_for(response: httpx.Response) -> None:
     data = body.get("data") if isinstance(body.get("data"), dict) else {}
     params = data.get("params") if isinstance(data, dict) else None
     details = params if isinstance(params, dict) else None
-    raise refusal(code or f"http_{response.status_code}", str(body.get("message", "")), details)
+    raise refusal(
+        code or f"http_{response.status_code}",
+        str(body.get("message", "")),
+        details,
+        on_a_line=on_a_line,
+    )
 
 
 class CoCartUpstream:
@@ -90,6 +95,7 @@ class CoCartUpstream:
         self._clock = session.StoreClock()
         self._grace_s = lost_request_grace_s
         self._unsettled: dict[str, float] = {}  # cart key → when a lost request is surely over
+        self._fields: dict[int, dict[str, str]] = {}  # product → label field → form field
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -129,7 +135,7 @@ class CoCartUpstream:
         except UpstreamOutcomeUnknown:
             self._unsettle(key)
             raise
-        _raise_for(response)
+        _raise_for(response, on_a_line=method == "POST" and path.startswith("/cart/item/"))
         try:
             cart = cart_of(response.content)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
@@ -194,11 +200,46 @@ class CoCartUpstream:
             return BatchOutcome([None] * len(operations), None, credentials)  # nothing to do
         key = self._live_key(credentials)
         self._check_settled(key)
+        body = await self._with_attribute_fields(request)
         try:
-            cart, newest = await self._call(request.method, request.path, key, request.body)
+            cart, newest = await self._call(request.method, request.path, key, body)
         except UpstreamRefused as refused:
+            if refused.error.code == "item_not_found":
+                # The Store API answers a missing line with its cart; CoCart does not, and
+                # a refusal changed nothing: the cart is the one the lane last saw.
+                refused = UpstreamRefused(refused.error, cart=current)
             return BatchOutcome([refused] * len(operations), None, credentials)
         return BatchOutcome(_judged(request, cart), cart, newest)
+
+    async def _with_attribute_fields(self, request: Request) -> dict[str, Any] | None:
+        """An add by attributes named by their label (``Color``, as the Store API takes
+        them) names CoCart's form fields instead (``attribute_pa_color``), looked up
+        in the product (cached)."""
+        body = request.body
+        variation = body.get("variation") if body is not None else None
+        if body is None or not isinstance(variation, dict):
+            return body
+        fields = await self._attribute_fields(int(body["id"]))
+        return {**body, "variation": {fields.get(k, k): v for k, v in variation.items()}}
+
+    async def _attribute_fields(self, product_id: int) -> dict[str, str]:
+        known = self._fields.get(product_id)
+        if known is not None:
+            return known
+        try:
+            response = await self._http.send(
+                "GET", f"/products/{product_id}", retries=self._http.read_retries
+            )
+            _raise_for(response)
+            product = product_of(response.content)
+        except (UpstreamRefused, msgspec.DecodeError, msgspec.ValidationError):
+            return {}  # the add itself will say what is wrong
+        attributes = product.attributes if isinstance(product.attributes, dict) else {}
+        fields = {attribute_field(a.name): field for field, a in attributes.items() if a.name}
+        self._fields[product_id] = fields
+        if len(self._fields) > 10_000:
+            self._fields.pop(next(iter(self._fields)))
+        return fields
 
     # -- products -------------------------------------------------------------------------
     async def list_products(self, query: ProductQuery) -> ProductPage:

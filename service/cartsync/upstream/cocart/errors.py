@@ -18,6 +18,7 @@ _BY_CODE: dict[str, tuple[type[CartError], str, str | None]] = {
     "cocart_invalid_product": (NotFound, "product_not_found", "product_id"),
     "cocart_product_id_required": (Invalid, "invalid_request", "product_id"),
     "cocart_product_does_not_exist": (NotFound, "product_not_found", "product_id"),
+    "cocart_product_invalid_id": (NotFound, "product_not_found", "product_id"),
     "cocart_product_out_of_stock": (Conflict, "out_of_stock", "product_id"),
     "cocart_not_enough_in_stock": (Conflict, "insufficient_stock", "quantity"),
     "cocart_not_enough_stock_remaining": (Conflict, "insufficient_stock", "quantity"),
@@ -42,10 +43,25 @@ _FIELDS = {"id": "product_id", "quantity": "quantity", "variation": "variation"}
 STORE_CODES = tuple(sorted(_BY_CODE))  # the README's error table lists each
 
 
-def refusal(code: str, message: str, details: dict[str, Any] | None = None) -> UpstreamRefused:
-    """The domain's refusal for a CoCart error code (and its message and params)."""
+# CoCart says "above the stock" with one code wherever it happens; the Store API tells
+# adding too many (a conflict with the stock) from setting a line too high (an invalid
+# quantity), and so do we.
+_ON_A_LINE = {"cocart_quantity_invalid_amount": (Invalid, "invalid_quantity", "quantity")}
+
+
+def refusal(
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    *,
+    on_a_line: bool = False,
+) -> UpstreamRefused:
+    """The domain's refusal for a CoCart error code (and its message and params);
+    ``on_a_line``: the request changed a line already in the cart."""
     text = plain_text(message) or "The store refused the request."
     klass, ours, field = _BY_CODE.get(code, (Conflict, "rejected_by_store", None))
+    if on_a_line and code in _ON_A_LINE:
+        klass, ours, field = _ON_A_LINE[code]
     if details:
         name = next(iter(details))
         field = _FIELDS.get(name, name)

@@ -47,7 +47,7 @@ class Request:
     keys: set[str] = field(default_factory=set)
 
 
-def _attribute_field(name: str) -> str:
+def attribute_field(name: str) -> str:
     """``pa_color`` → ``attribute_pa_color``; a custom attribute's name → its field."""
     if name.startswith("attribute_"):
         return name
@@ -59,7 +59,7 @@ def _single(op: ops.Operation) -> Request:
         case ops.AddItem(product_id, quantity, variation):
             body: dict[str, Any] = {"id": str(product_id), "quantity": str(quantity)}
             if variation:
-                body["variation"] = {_attribute_field(v.attribute): v.value for v in variation}
+                body["variation"] = {attribute_field(v.attribute): v.value for v in variation}
             return Request([op], path="/cart/add-item", body=body)
         case ops.SetQuantity(key, quantity):
             return Request([op], path=f"/cart/item/{key}", body={"quantity": str(quantity)})
@@ -89,7 +89,7 @@ def _customer(op: ops.Operation, billing: dict[str, str], shipping: dict[str, st
                     "shipping_address_not_supported",
                     "This shop's store keeps only the billing address; send a shipping "
                     "address equal to it, or none.",
-                    field=f"shipping_address.{differs[0]}",
+                    field="shipping_address",
                 )
             ),
         )
