@@ -91,6 +91,26 @@ def nginx_binary() -> str:
     return found
 
 
+def _wait_for_redis(port: int, process: subprocess.Popen[bytes]) -> None:
+    """Until redis-server answers PING (after loading its append-only file, if any)."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                sock.sendall(b"PING\r\n")
+                if sock.recv(16).startswith(b"+PONG"):
+                    return
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("redis-server did not start")
+        time.sleep(0.05)
+
+
+def _port_of(argv: list[str]) -> int:
+    return int(argv[argv.index("--port") + 1])
+
+
 def _wait_for(url: str, process: subprocess.Popen[bytes], what: str) -> None:
     deadline = time.monotonic() + 30
     while True:
@@ -114,6 +134,9 @@ class Stack:
     host: str = "127.0.0.1"
     latency: str = "realistic"
     settings: dict[str, str] = field(default_factory=dict)  # extra CARTSYNC_* settings
+    # Redis as production runs it (append-only file, fsync every second, in ``workdir``,
+    # read back by ``restart("redis")``); off: no persistence, a restart comes back empty.
+    redis_persistence: bool = False
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="cartsync-stack-")))
     jwt_secret: str = field(default_factory=lambda: secrets.token_urlsafe(36))
     jwt_issuer: str = "https://stack.local"
@@ -160,26 +183,20 @@ class Stack:
             raise
         return self
 
+    def _redis_argv(self, port: int) -> list[str]:
+        redis_server = shutil.which("redis-server") or "redis-server"
+        argv = [redis_server, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+        if self.redis_persistence:
+            argv += ["--appendonly", "yes", "--appendfsync", "everysec"]
+        else:
+            argv += ["--appendonly", "no"]
+        return [*argv, "--dir", str(self.workdir)]
+
     def _start(self) -> None:
         redis_port = free_port()
-        redis_server = shutil.which("redis-server") or "redis-server"
-        redis_argv = [redis_server, "--port", str(redis_port), "--bind", "127.0.0.1"]
-        redis_process = self._spawn(
-            "redis", [*redis_argv, "--save", "", "--appendonly", "no", "--dir", str(self.workdir)]
-        )
+        redis_process = self._spawn("redis", self._redis_argv(redis_port))
         self.redis_url = f"redis://127.0.0.1:{redis_port}/0"
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", redis_port), timeout=1) as sock:
-                    sock.sendall(b"PING\r\n")
-                    if sock.recv(16).startswith(b"+PONG"):
-                        break
-            except OSError:
-                pass
-            if redis_process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("redis-server did not start")
-            time.sleep(0.05)
+        _wait_for_redis(redis_port, redis_process)
         sim_port = free_port()
         sim_argv = [sys.executable, "-m", "storesim", "--port", str(sim_port)]
         if self.latency != "off":
@@ -221,6 +238,40 @@ class Stack:
         _wait_for(f"{url}/healthz", replica, name)
         self.replica_urls.append(url)
         return url
+
+    def process(self, name: str) -> subprocess.Popen[bytes]:
+        """The latest process of part ``name`` (``redis``, ``storesim``, ``replica-N``...)."""
+        return next(process for part, process in reversed(self.processes) if part == name)
+
+    def send_signal(self, name: str, signum: int, timeout: float = 40.0) -> int:
+        """Send ``signum`` to part ``name`` and wait (up to ``timeout``) for it to exit;
+        its exit status. ``restart(name)`` brings it back."""
+        process = self.process(name)
+        process.send_signal(signum)
+        return process.wait(timeout=timeout)
+
+    def restart(self, name: str) -> subprocess.Popen[bytes]:
+        """Start part ``name`` (``redis`` or a replica) again once it has exited, with its
+        own command: the same port, the same data directory (Redis comes back with what
+        its append-only file holds, or empty without persistence). Returns once it
+        serves; the new process takes the old one's place (``stop()`` keeps its order)."""
+        index, (_, old) = next(
+            (i, part) for i, part in reversed(list(enumerate(self.processes))) if part[0] == name
+        )
+        if old.poll() is None:
+            raise RuntimeError(f"{name} is still running")
+        argv = [str(arg) for arg in old.args]  # type: ignore[union-attr]
+        if name == "redis":
+            process = self._spawn(name, argv)
+            _wait_for_redis(_port_of(argv), process)
+        elif name.startswith("replica-"):
+            process = self._spawn(name, argv, self.gateway_env())
+            _wait_for(f"http://127.0.0.1:{_port_of(argv)}/healthz", process, name)
+        else:
+            raise ValueError(f"only redis and replicas restart, not {name}")
+        self.processes.pop()
+        self.processes[index] = (name, process)
+        return process
 
     def stop(self) -> None:
         """SIGTERM to each process, newest first (the balancer before the replicas)."""

@@ -149,36 +149,48 @@ class Leadership:
     async def _drain(
         self, cart_id: str, lease: str, first: tuple[bytes | None, list[bytes]] | None
     ) -> None:
+        """Turn after turn until the queue is empty. Any failure (the store, or the state
+        store between two steps: a Redis restart) postpones the turn under the same
+        lease, with a back-off; the renewal stops the drain if the lease cannot be kept."""
         backoff = 0.2
         while True:
-            if first is not None and not self._linger_s:
-                raw_inflight, raw_queue = first  # read with the lease: one round trip
-            else:
-                if self._linger_s:
-                    await asyncio.sleep(self._linger_s)
-                elif first is None and await self._state.release_lease(cart_id, lease) != 0:
-                    # Most often the queue is empty now: released in one round trip
-                    # (refused while work is queued, so nothing is stranded).
-                    return
-                raw_inflight = await self._state.inflight(cart_id)
-                raw_queue = await self._state.queued(cart_id, self._max_batch)
-            first = None
-            queue = [QUEUED.decode(raw) for raw in raw_queue]
-            if not queue:
-                if await self._state.release_lease(cart_id, lease) == 0:
-                    continue
-                return
             try:
-                done = await self._runner.run(cart_id, lease, queue, raw_inflight)
+                done = await self._turn(cart_id, lease, first)
             except (UpstreamUnavailable, StateUnavailable, domain.CartError) as exc:
                 log.warning("turn postponed", cart_id=cart_id, error=type(exc).__name__)
+                first = None
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
+            first = None
+            if done is None:
+                return  # the queue is empty and the lease released
             if not done:
                 log.warning("lease lost during a turn", cart_id=cart_id)
                 return  # another holder carries on
             backoff = 0.2
+
+    async def _turn(
+        self, cart_id: str, lease: str, first: tuple[bytes | None, list[bytes]] | None
+    ) -> bool | None:
+        """One turn: True done, False the lease was lost, None nothing left (released)."""
+        if first is not None and not self._linger_s:
+            raw_inflight, raw_queue = first  # read with the lease: one round trip
+        else:
+            if self._linger_s:
+                await asyncio.sleep(self._linger_s)
+            elif first is None and await self._state.release_lease(cart_id, lease) != 0:
+                # Most often the queue is empty now: released in one round trip
+                # (refused while work is queued, so nothing is stranded).
+                return None
+            raw_inflight = await self._state.inflight(cart_id)
+            raw_queue = await self._state.queued(cart_id, self._max_batch)
+        queue = [QUEUED.decode(raw) for raw in raw_queue]
+        if not queue:
+            if await self._state.release_lease(cart_id, lease) == 0:
+                return True  # work was queued meanwhile: another turn
+            return None
+        return await self._runner.run(cart_id, lease, queue, raw_inflight)
 
 
 async def _stop(task: asyncio.Task[None]) -> None:
