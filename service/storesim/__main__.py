@@ -1,5 +1,5 @@
-"""``python -m storesim --port N``: serve the simulated store, Store API and CoCart faces
-(no latency unless asked)."""
+"""``python -m storesim --port N [--woo 8.9|9.9]``: serve the simulated store, Store API and
+CoCart faces, as WooCommerce 8.9.1 (the default) or 9.9.5 (no latency unless asked)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 import uvicorn
 
 from .app import create_app
+from .profiles import PROFILES, woo_profile
 from .sim import Latency, RateLimit, SimConfig
 
 
@@ -26,10 +27,23 @@ def _latency(text: str) -> Latency:
     return Latency(*numbers[:4])
 
 
+def _woo(text: str) -> str:
+    try:
+        return woo_profile(text).name
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="storesim", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8181)
+    parser.add_argument(
+        "--woo",
+        type=_woo,
+        default="8.9",
+        help=f"the WooCommerce version to play: {' or '.join(PROFILES)} (default 8.9)",
+    )
     parser.add_argument(
         "--latency",
         type=_latency,
@@ -70,6 +84,7 @@ def config_from(args: argparse.Namespace) -> SimConfig:
         race_window_ms=args.race_window_ms,
         rate_limit=rate_limit,
         secret=args.secret,
+        woo=args.woo,
     )
 
 
@@ -77,7 +92,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     app = create_app(config_from(args))
     base = f"http://{args.host}:{args.port}/wp-json"
-    print(f"storesim: {base}/wc/store/v1/ and {base}/cocart/v2/", file=sys.stderr, flush=True)
+    version = woo_profile(args.woo).version
+    print(
+        f"storesim (WooCommerce {version}): {base}/wc/store/v1/ and {base}/cocart/v2/",
+        file=sys.stderr,
+        flush=True,
+    )
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
 
 

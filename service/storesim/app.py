@@ -10,6 +10,8 @@ from litestar.types import ControllerRouterHandler, Receive, Scope, Send
 from .catalog import load_product_documents
 from .cocart.control import CocartControl
 from .control import ControlPlane
+from .orders_control import OrdersControl
+from .profiles import PROFILES
 from .render import Renderer
 from .sim import Sim, SimConfig
 from .wordpress import WordPress
@@ -19,8 +21,11 @@ def create_app(config: SimConfig | None = None) -> Litestar:
     """A Litestar app serving the simulated store (the Store API and CoCart faces) and its
     ``/__sim/`` control plane."""
     sim = Sim(config or SimConfig())
-    renderer = Renderer(load_product_documents())
-    wordpress = WordPress(sim, renderer)
+    renderers = {
+        name: Renderer(load_product_documents(profile.products_file))
+        for name, profile in PROFILES.items()
+    }
+    wordpress = WordPress(sim, renderers)
 
     async def serve(scope: Scope, receive: Receive, send: Send) -> None:
         await wordpress(scope, receive, send)  # type: ignore[arg-type]
@@ -32,10 +37,11 @@ def create_app(config: SimConfig | None = None) -> Litestar:
         asgi("/cart", is_mount=True, name="cart-page", copy_scope=False)(serve),
         asgi("/", name="root", copy_scope=False)(serve),
         ControlPlane,
+        OrdersControl,
         CocartControl,
     ]
     return Litestar(
         route_handlers=handlers,
-        state=State({"sim": sim, "renderer": renderer, "cocart": wordpress.cocart}),
+        state=State({"sim": sim, "wordpress": wordpress, "cocart": wordpress.cocart}),
         openapi_config=None,
     )

@@ -1,7 +1,9 @@
 """The cart engine: session state and the mutations of the Store API cart routes.
 
-Each mutation validates in the order WooCommerce 8.9.1 does and raises the same
-error (code, status, message) the real store answered in the recordings.
+Each mutation validates in the order WooCommerce does and raises the same error (code,
+status, message) the real store answered in the recordings; where 9.9.5 words or orders
+a check differently, the :class:`~storesim.profiles.WooProfile` says so. Stock is the
+live :class:`~storesim.inventory.Inventory`, not the catalogue's starting figure.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Any
 from . import catalog
 from .catalog import MAX_QUANTITY, Product
 from .errors import StoreError, invalid_param
+from .inventory import CATALOGUE_STOCK, Inventory
+from .profiles import WOO_8_9, WooProfile
 
 BILLING_FIELDS = (
     "first_name",
@@ -86,6 +90,10 @@ class CartState:
     billing: dict[str, str] = field(default_factory=lambda: _default_address(BILLING_FIELDS))
     shipping: dict[str, str] = field(default_factory=lambda: _default_address(SHIPPING_FIELDS))
     removed: dict[str, RemovedLine] = field(default_factory=dict)
+    # The checkout's session keys: the draft order (``store_api_draft_order``) and the
+    # payment method a ``PUT /checkout`` chose (``chosen_payment_method``).
+    draft_order: int | None = None
+    payment_method: str = ""
 
     def copy(self) -> CartState:
         """A private copy (hand-written: ``deepcopy`` was half of a GET's cost)."""
@@ -96,6 +104,8 @@ class CartState:
             dict(self.billing),
             dict(self.shipping),
             dict(self.removed),
+            self.draft_order,
+            self.payment_method,
         )
 
     def is_empty(self) -> bool:
@@ -116,35 +126,56 @@ def line_key(product: Product, variation: tuple[tuple[str, str], ...]) -> str:
     return hashlib.md5("_".join(parts).encode(), usedforsecurity=False).hexdigest()
 
 
-def quantity_limits(product: Product, line_exists: bool = True) -> dict[str, Any]:
+def quantity_limits(
+    product: Product, line_exists: bool = True, inventory: Inventory = CATALOGUE_STOCK
+) -> dict[str, Any]:
     if product.sold_individually:
         return {"minimum": 1, "maximum": 1, "multiple_of": 1, "editable": not line_exists}
     maximum = MAX_QUANTITY
-    if product.stock is not None:
-        maximum = min(maximum, product.stock)
+    stock = inventory.stock(product)
+    if stock is not None:
+        maximum = min(maximum, max(stock, 0))
     return {"minimum": 1, "maximum": maximum, "multiple_of": 1, "editable": True}
 
 
-def _validate_quantity(quantity: int, product: Product, line_exists: bool) -> None:
-    limits = quantity_limits(product, line_exists)
+def display_name(product: Product) -> str:
+    """``$product->get_name()``: a variation's name carries its attributes."""
+    return catalog.variation_display_name(product) if product.type == "variation" else product.name
+
+
+def _validate_quantity(
+    quantity: int,
+    product: Product,
+    line_exists: bool,
+    inventory: Inventory = CATALOGUE_STOCK,
+    profile: WooProfile = WOO_8_9,
+) -> None:
+    limits = quantity_limits(product, line_exists, inventory)
+    named = f"&quot;{display_name(product)}&quot;"
+
+    def too_few() -> StoreError:
+        if profile.named_quantity_messages:
+            text = f"The minimum quantity of {named} allowed in the cart is {limits['minimum']}"
+        else:
+            text = f"The minimum quantity that can be added to the cart is {limits['minimum']}"
+        return StoreError("invalid_quantity", text, 400)
+
+    if profile.minimum_before_readonly and quantity < limits["minimum"]:
+        raise too_few()
     if not limits["editable"]:
-        raise StoreError(
-            "readonly_quantity",
-            "This item is already in the cart and its quantity cannot be edited",
-            400,
-        )
+        if profile.named_quantity_messages:
+            text = f"The quantity of {named} cannot be changed"
+        else:
+            text = "This item is already in the cart and its quantity cannot be edited"
+        raise StoreError("readonly_quantity", text, 400)
     if quantity > limits["maximum"]:
-        raise StoreError(
-            "invalid_quantity",
-            f"The maximum quantity that can be added to the cart is {limits['maximum']}",
-            400,
-        )
+        if profile.named_quantity_messages:
+            text = f"The maximum quantity of {named} allowed in the cart is {limits['maximum']}"
+        else:
+            text = f"The maximum quantity that can be added to the cart is {limits['maximum']}"
+        raise StoreError("invalid_quantity", text, 400)
     if quantity < limits["minimum"]:
-        raise StoreError(
-            "invalid_quantity",
-            f"The minimum quantity that can be added to the cart is {limits['minimum']}",
-            400,
-        )
+        raise too_few()
 
 
 def _invalid_product() -> StoreError:
@@ -188,39 +219,40 @@ def add_item(
     product_id: int,
     quantity: int,
     variation: Any,
-    out_of_stock: frozenset[int] = frozenset(),
+    inventory: Inventory = CATALOGUE_STOCK,
+    profile: WooProfile = WOO_8_9,
 ) -> Line | None:
-    """``cart/add-item``: add ``quantity`` (may be 0 or negative) of a product.
-    ``out_of_stock``: products the control plane took out of stock."""
+    """``cart/add-item``: add ``quantity`` (may be 0 or negative) of a product."""
     product = catalog.PRODUCTS.get(product_id)
     if product is None:
         raise _invalid_product()
     if product.is_variable:
         product = _resolve_variation(product, variation)
-    if not product.in_stock or product.id in out_of_stock:
+    if not inventory.in_stock(product):
         raise StoreError(
             "woocommerce_rest_product_out_of_stock",
             f"You cannot add &quot;{product.name}&quot; to the cart because the product is "
             "out of stock.",
             400,
         )
-    if product.stock is not None and product.stock < state.quantity_of(product.id) + quantity:
+    stock = inventory.stock(product)
+    if stock is not None and stock < state.quantity_of(product.id) + quantity:
         raise StoreError(
             "woocommerce_rest_product_partially_out_of_stock",
             f"You cannot add that amount of &quot;{product.name}&quot; to the cart because "
-            f"there is not enough stock ({product.stock} remaining).",
+            f"there is not enough stock ({stock} remaining).",
             400,
         )
     key = line_key(product, product.attributes)
     existing = state.lines.get(key)
     if existing is not None:
         new_quantity = existing.quantity + quantity
-        _validate_quantity(new_quantity, product, line_exists=True)
+        _validate_quantity(new_quantity, product, True, inventory, profile)
         existing.quantity = new_quantity
         return existing
     if quantity <= 0:
         return None
-    _validate_quantity(quantity, product, line_exists=False)
+    _validate_quantity(quantity, product, False, inventory, profile)
     line = Line(key, product.id, quantity, product.attributes)
     state.lines[key] = line
     return line
@@ -233,10 +265,16 @@ def _line_or_409(state: CartState, key: Any, message: str) -> Line:
     return line
 
 
-def update_item(state: CartState, key: Any, quantity: int) -> Line:
+def update_item(
+    state: CartState,
+    key: Any,
+    quantity: int,
+    inventory: Inventory = CATALOGUE_STOCK,
+    profile: WooProfile = WOO_8_9,
+) -> Line:
     """``cart/update-item``: set the quantity of a line."""
     line = _line_or_409(state, key, "Cart item does not exist.")
-    _validate_quantity(quantity, line.product, line_exists=True)
+    _validate_quantity(quantity, line.product, True, inventory, profile)
     line.quantity = quantity
     return line
 
@@ -254,12 +292,15 @@ def format_coupon_code(code: Any) -> str:
     return str(code if code is not None else "").strip().lower()
 
 
-def apply_coupon(state: CartState, raw_code: Any, items_subtotal_cents: int) -> str:
+def apply_coupon(
+    state: CartState, raw_code: Any, items_subtotal_cents: int, profile: WooProfile = WOO_8_9
+) -> str:
     code = format_coupon_code(raw_code)
     if code in state.coupons:
+        quoted = f"&quot;{code}&quot;" if profile.escaped_coupon_applied else f'"{code}"'
         raise StoreError(
             "woocommerce_rest_cart_coupon_error",
-            f'Coupon code "{code}" has already been applied.',
+            f"Coupon code {quoted} has already been applied.",
             400,
         )
     coupon = catalog.COUPONS.get(code)
@@ -293,6 +334,11 @@ def remove_coupon(state: CartState, raw_code: Any) -> None:
             with_cart=True,
         )
     state.coupons.remove(code)
+
+
+def valid_email(text: str) -> bool:
+    """``is_email``, as far as storesim checks it: one ``@`` and a dotted domain."""
+    return bool(_EMAIL.match(text))
 
 
 def valid_postcode(country: str, postcode: str) -> bool:

@@ -1,8 +1,9 @@
-"""The recorded store: products, coupons, tax and shipping of the WooCommerce 8.9.1 store.
+"""The recorded store: products, coupons, tax, shipping and payment of the test store.
 
-Presentation (the product JSON) comes from ``data/products.json``, extracted from the
-recordings; the facts the cart engine needs (prices in cents, stock, weight, variation
-attributes) are declared here, matching ``tests/fidelity/recordings/README.md``.
+Presentation (the product JSON) comes from ``data/products.json`` (8.9.1) and
+``data/products-9.9.json`` (9.9.5), extracted from the recordings; the facts the cart
+engine needs (prices in cents, starting stock, weight, variation attributes) are declared
+here, matching ``tests/fidelity/recordings/README.md``.
 """
 
 from __future__ import annotations
@@ -178,7 +179,13 @@ SHIPPING_RATES: tuple[ShippingRate, ...] = (
     ShippingRate("free_shipping:2", "Free shipping", "free_shipping", 2, 0, False),
     ShippingRate("local_pickup:3", "Local pickup", "local_pickup", 3, 0, False),
 )
-PAYMENT_METHODS = ("bacs", "cheque")
+PAYMENT_METHODS = ("bacs", "cheque")  # the enabled gateways
+# Every gateway WooCommerce registers (the checkout's ``payment_method`` enum), by title.
+PAYMENT_GATEWAYS = {
+    "bacs": "Direct bank transfer",
+    "cheque": "Check payments",
+    "cod": "Cash on delivery",
+}
 STORE_COUNTRY = "US"
 STORE_STATE = "CA"
 LOW_STOCK_AMOUNT = 2
@@ -193,8 +200,9 @@ class ProductDocuments:
     by_id: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
-def load_product_documents() -> ProductDocuments:
-    raw = resources.files("storesim").joinpath("data/products.json").read_text(encoding="utf-8")
+def load_product_documents(name: str = "products.json") -> ProductDocuments:
+    """The product JSON of one recorded version (``products.json``: 8.9.1)."""
+    raw = resources.files("storesim").joinpath(f"data/{name}").read_text(encoding="utf-8")
     docs: list[dict[str, Any]] = json.loads(raw)
     return ProductDocuments(tuple(docs), {int(d["id"]): d for d in docs})
 

@@ -1,4 +1,5 @@
-"""The control plane under ``/__sim/``: latency, race, faults, rate limits, clock, tokens.
+"""The control plane under ``/__sim/``: the WooCommerce profile, latency, race, faults,
+rate limits, stock, clock, tokens (orders: ``orders_control.py``).
 
 Tests and benchmarks drive the simulator through it; it is not part of WooCommerce.
 """
@@ -10,11 +11,13 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, get, post, put
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from .render import Renderer
+from . import catalog
+from .profiles import woo_profile
 from .sim import Faults, Latency, RateLimit, Sim
+from .wordpress import WordPress
 
 
 class _Strict(msgspec.Struct, forbid_unknown_fields=True):
@@ -55,7 +58,12 @@ class RateLimitIn(_Strict):
 
 
 class StockIn(_Strict):
-    in_stock: bool
+    in_stock: bool | None = None  # false: out of stock whatever the level
+    stock: int | None = None  # the units left (products that manage stock: the Cap)
+
+
+class ProfileIn(_Strict):
+    woo: str  # "8.9" | "9.9" (or "8.9.1" | "9.9.5")
 
 
 class ClockIn(_Strict):
@@ -88,6 +96,24 @@ class ControlPlane(Controller):
     @get("/state")
     async def state(self, request: Request[Any, Any, Any]) -> dict[str, Any]:
         return _sim(request).describe()
+
+    @put("/profile")
+    async def profile(
+        self, request: Request[Any, Any, Any], data: JSONBody[ProfileIn]
+    ) -> dict[str, Any]:
+        """Play another WooCommerce version from the next request on; sessions, orders
+        and stock stay."""
+        sim = _sim(request)
+        try:
+            sim.profile = woo_profile(data.woo)
+        except ValueError as exc:
+            raise ValidationException(str(exc)) from exc
+        return sim.describe()
+
+    @get("/profile")
+    async def read_profile(self, request: Request[Any, Any, Any]) -> dict[str, str]:
+        sim = _sim(request)
+        return {"woo": sim.profile.name, "version": sim.profile.version}
 
     @get("/traceparents")
     async def traceparents(self, request: Request[Any, Any, Any]) -> list[str]:
@@ -131,7 +157,7 @@ class ControlPlane(Controller):
     ) -> dict[str, Any]:
         sim = _sim(request)
         if data.when not in ("before", "after"):
-            raise msgspec.ValidationError("when must be 'before' or 'after'")
+            raise ValidationException("when must be 'before' or 'after'")
         sim.faults = Faults(**msgspec.structs.asdict(data))
         return sim.describe()
 
@@ -155,13 +181,24 @@ class ControlPlane(Controller):
     async def stock(
         self, request: Request[Any, Any, Any], product_id: FromPath[int], data: JSONBody[StockIn]
     ) -> dict[str, Any]:
-        """Take a product out of stock (or back): adds are refused as on the real store."""
+        """Take a product out of stock (or back), or set the units a product that manages
+        stock has left: adds and checkouts are refused (or cut) as on the real store."""
         sim = _sim(request)
-        if data.in_stock:
+        product = catalog.PRODUCTS.get(product_id)
+        if product is None:
+            raise NotFoundException(f"no product {product_id}")
+        if data.stock is not None:
+            if product.stock is None:
+                raise ValidationException(f"product {product_id} does not manage stock")
+            sim.stock[product_id] = data.stock
+        if data.in_stock is True:
             sim.out_of_stock.discard(product_id)
-        else:
+        elif data.in_stock is False:
             sim.out_of_stock.add(product_id)
-        return {"out_of_stock": sorted(sim.out_of_stock)}
+        return {
+            "out_of_stock": sorted(sim.out_of_stock),
+            "stock": {str(k): v for k, v in sorted(sim.stock.items())},
+        }
 
     @post("/clock", status_code=200)
     async def clock(
@@ -207,6 +244,6 @@ class ControlPlane(Controller):
         sim = _sim(request)
         if user_id not in sim.sessions:
             raise NotFoundException(f"no session {user_id}")
-        renderer: Renderer = request.app.state.renderer
+        wordpress: WordPress = request.app.state.wordpress
         site = f"{request.url.scheme}://{request.url.netloc}"
-        return renderer.cart(sim.sessions[user_id], site)
+        return wordpress.renderer.cart(sim.sessions[user_id], site, inventory=sim.inventory())

@@ -10,7 +10,11 @@ class StoreError(Exception):
 
     ``phase`` tells where WordPress would have produced it: ``"args"`` errors come
     from argument validation before the route callback runs (the answer then carries
-    no Nonce or Cart-Token headers), ``"route"`` errors from inside the callback.
+    no Nonce or Cart-Token headers), ``"permission"`` ones from the route's permission
+    callback (no Allow header either), ``"route"`` errors from inside the callback.
+    ``leading`` is data WooCommerce's ``InvalidCartException`` puts before ``status``
+    (``{"0": 409, "status": 409, ...}``); ``null_data`` renders ``"data": null`` (a
+    ``WP_Error`` created without data).
     """
 
     def __init__(
@@ -23,6 +27,8 @@ class StoreError(Exception):
         with_cart: bool = False,
         phase: str = "route",
         allow: str = "",
+        leading: dict[str, Any] | None = None,
+        null_data: bool = False,
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -32,9 +38,13 @@ class StoreError(Exception):
         self.with_cart = with_cart
         self.phase = phase
         self.allow = allow  # the route's Allow header, for batch sub-responses
+        self.leading = leading or {}
+        self.null_data = null_data
 
     def body(self, cart: dict[str, Any] | None = None) -> dict[str, Any]:
-        data: dict[str, Any] = {"status": self.status, **self.data}
+        if self.null_data:
+            return {"code": self.code, "message": self.message, "data": None}
+        data: dict[str, Any] = {**self.leading, "status": self.status, **self.data}
         if self.with_cart and cart is not None:
             data["cart"] = cart
         return {"code": self.code, "message": self.message, "data": data}

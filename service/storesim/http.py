@@ -160,14 +160,18 @@ def base_headers(
     return headers
 
 
-def critical_response(site: str, store_headers: tuple[tuple[str, str], ...]) -> HttpResponse:
+def critical_response(
+    site: str,
+    store_headers: tuple[tuple[str, str], ...],
+    cache_control: str = "no-cache, must-revalidate, max-age=0",
+) -> HttpResponse:
     """A PHP fatal error: WordPress answers 500 with its "critical error" page."""
     return HttpResponse(
         500,
         [
             *base_headers(site, cors=store_headers),
             ("Expires", "Wed, 11 Jan 1984 05:00:00 GMT"),
-            ("Cache-Control", "no-cache, must-revalidate, max-age=0"),
+            ("Cache-Control", cache_control),
         ],
         encode(CRITICAL_ERROR),
     )

@@ -8,7 +8,7 @@ sanitises it (``"1"`` becomes ``1`` for an integer argument).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -33,6 +33,9 @@ class Arg:
     maximum: int | None = None
     max_items: int | None = None
     validate: bool = True  # False: sanitised only (add-item's ``id`` on 8.9.1)
+    # The schema's own sanitize and validate callbacks (the checkout's addresses): the
+    # coerced value in, the sanitised value out; a StoreError when it is not valid.
+    check: Callable[[str, Any], Any] | None = None
 
 
 def php_intval(value: Any) -> int:
@@ -170,4 +173,6 @@ def resolve(schema: Mapping[str, Arg], params: dict[str, Any]) -> dict[str, Any]
             resolved[name] = _coerce(name, params[name], arg)
         elif "integer" in arg.types:
             resolved[name] = php_intval(params[name])
+        if arg.check is not None:
+            resolved[name] = arg.check(name, resolved[name])
     return resolved

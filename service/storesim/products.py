@@ -13,7 +13,6 @@ from .render import Renderer
 from .routes import NAMESPACE, Call, Result, Route
 
 RAW_QUERY = "__raw_query"  # the HTTP layer passes the query string for the Link header
-LAST_MODIFIED = "1795293099"  # the recorded catalogue's newest change, a raw timestamp
 
 LIST_ARGS = {
     "page": Arg(("integer",), default=1, minimum=1),
@@ -100,7 +99,7 @@ def _page_link(site: str, raw_query: str, page: int) -> str:
 
 def list_products(call: Call, p: dict[str, Any]) -> Result:
     raw_query = str(p.get(RAW_QUERY, ""))
-    docs = [d for d in call.renderer.products(call.site) if _matches(d, p)]
+    docs = [d for d in call.renderer.products(call.site, call.inventory) if _matches(d, p)]
     docs = _sort(docs, p.get("orderby") or "date", p.get("order") or "desc")
     per_page = p.get("per_page", 10)
     page = p.get("page", 1)
@@ -121,14 +120,15 @@ def list_products(call: Call, p: dict[str, Any]) -> Result:
         links.append(f'<{_page_link(call.site, raw_query, page + 1)}>; rel="next"')
     if links:
         headers.append(("Link", ", ".join(links)))
-    headers.append(("Last-Modified", LAST_MODIFIED))
+    # The recorded catalogue's newest change, a raw timestamp.
+    headers.append(("Last-Modified", call.profile.products_last_modified))
     return Result(200, chunk, headers)
 
 
 def get_product(call: Call, p: dict[str, Any]) -> Result:
     renderer: Renderer = call.renderer
     ident = str(p.get("id") or p.get("slug") or "")
-    for doc in renderer.products(call.site):
+    for doc in renderer.products(call.site, call.inventory):
         if str(doc["id"]) == ident or (not ident.isdigit() and doc["slug"] == ident):
             return Result(200, doc)
     raise StoreError("woocommerce_rest_product_invalid_id", "Invalid product ID.", 404)

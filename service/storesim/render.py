@@ -1,4 +1,8 @@
-"""The Store API JSON shapes (CartSchema, CartItemSchema, CartCouponSchema, ProductSchema)."""
+"""The Store API JSON shapes (CartSchema, CartItemSchema, CartCouponSchema, ProductSchema).
+
+Stock figures (``quantity_limits``, ``low_stock_remaining``, the cart's ``errors``, a
+product's ``is_in_stock``) follow the live :class:`~storesim.inventory.Inventory`.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,9 @@ from typing import Any
 
 from . import catalog
 from .cart import CartState, Line, quantity_limits
+from .cart_errors import cart_errors
 from .catalog import LOW_STOCK_AMOUNT, PAYMENT_METHODS, Product, ProductDocuments
+from .inventory import CATALOGUE_STOCK, Inventory
 from .money import raw, with_currency
 from .totals import CouponTotals, LineTotals, Totals, calculate, shipping_tax
 
@@ -27,30 +33,31 @@ class Renderer:
             return {k: Renderer._site(v, site) for k, v in value.items()}
         return value
 
-    def product(self, product_id: int, site: str) -> dict[str, Any]:
-        return self._site(self._documents.by_id[product_id], site)  # type: ignore[no-any-return]
+    def product(
+        self, product_id: int, site: str, inventory: Inventory = CATALOGUE_STOCK
+    ) -> dict[str, Any]:
+        doc = _stocked(self._documents.by_id[product_id], inventory)
+        return self._site(doc, site)  # type: ignore[no-any-return]
 
-    def products(self, site: str) -> list[dict[str, Any]]:
-        return [self._site(d, site) for d in self._documents.ordered]
+    def products(self, site: str, inventory: Inventory = CATALOGUE_STOCK) -> list[dict[str, Any]]:
+        return [self._site(_stocked(d, inventory), site) for d in self._documents.ordered]
 
     # -- cart -------------------------------------------------------------------------
 
-    def item(self, totals: LineTotals, site: str) -> dict[str, Any]:
+    def item(
+        self, totals: LineTotals, site: str, inventory: Inventory = CATALOGUE_STOCK
+    ) -> dict[str, Any]:
         line: Line = totals.line
         product: Product = line.product
         doc = self._documents.by_id[product.id]
         labels = _variation_labels(product)
-        low_stock = (
-            product.stock
-            if product.stock is not None and (product.stock <= LOW_STOCK_AMOUNT)
-            else None
-        )
+        low_stock = _low_stock(inventory.stock(product))
         return {
             "key": line.key,
             "id": product.id,
             "type": product.type,
             "quantity": line.quantity,
-            "quantity_limits": quantity_limits(product, line_exists=True),
+            "quantity_limits": quantity_limits(product, True, inventory),
             "name": product.name,
             "short_description": doc["short_description"],
             "description": doc["description"],
@@ -104,11 +111,17 @@ class Renderer:
             ),
         }
 
-    def cart(self, state: CartState, site: str, totals: Totals | None = None) -> dict[str, Any]:
+    def cart(
+        self,
+        state: CartState,
+        site: str,
+        totals: Totals | None = None,
+        inventory: Inventory = CATALOGUE_STOCK,
+    ) -> dict[str, Any]:
         totals = totals or calculate(state)
         has_lines = bool(totals.lines)
         return {
-            "items": [self.item(t, site) for t in totals.lines],
+            "items": [self.item(t, site, inventory) for t in totals.lines],
             "coupons": [self.coupon(c) for c in totals.coupons],
             "fees": [],
             "totals": with_currency(
@@ -146,7 +159,7 @@ class Renderer:
             "items_count": sum(t.line.quantity for t in totals.lines),
             "items_weight": sum(t.line.product.weight_g * t.line.quantity for t in totals.lines),
             "cross_sells": [],
-            "errors": [],
+            "errors": cart_errors(state, inventory),
             "payment_methods": list(PAYMENT_METHODS),
             "extensions": {},
         }
@@ -185,6 +198,30 @@ class Renderer:
                 "shipping_rates": rates,
             }
         ]
+
+
+def _low_stock(stock: int | None) -> int | None:
+    return stock if stock is not None and 0 < stock <= LOW_STOCK_AMOUNT else None
+
+
+def _stocked(doc: dict[str, Any], inventory: Inventory) -> dict[str, Any]:
+    """A product document with the live stock, when it is no longer the recorded one."""
+    product = catalog.PRODUCTS[int(doc["id"])]
+    stock = inventory.stock(product)
+    in_stock = inventory.in_stock(product)
+    if stock == product.stock and in_stock == product.in_stock:
+        return doc
+    doc = {**doc, "is_in_stock": in_stock, "low_stock_remaining": _low_stock(stock)}
+    if stock is not None:
+        doc["add_to_cart"] = {**doc["add_to_cart"], "maximum": max(stock, 0)}
+    if "stock_availability" in doc:
+        text = f"{stock} in stock" if in_stock and stock is not None else ""
+        doc["stock_availability"] = (
+            {"text": text, "class": "in-stock"}
+            if in_stock
+            else {"text": "Out of stock", "class": "out-of-stock"}
+        )
+    return doc
 
 
 def _variation_labels(product: Product) -> list[dict[str, str]]:

@@ -10,16 +10,26 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import cart as engine
 from .cart import CartState
 from .errors import StoreError
+from .inventory import CATALOGUE_STOCK, Inventory
 from .params import Arg
+from .profiles import WOO_8_9, WooProfile
 from .render import Renderer
 from .totals import calculate
 
+if TYPE_CHECKING:
+    from .sim import Sim
+
 NAMESPACE = r"/wc/store(?:/v1)?"
+# The methods of the routes a list's ``_links.self`` names (9.9.5's ``targetHints``).
+_LINK_ALLOW = {
+    "items": ["GET", "POST", "PUT", "PATCH", "DELETE"],
+    "coupons": ["GET", "DELETE"],
+}
 
 
 @dataclass(slots=True)
@@ -31,24 +41,32 @@ class Result:
 
 @dataclass(slots=True)
 class Call:
-    """What a callback sees: the session's cart (a private copy) and the site URL."""
+    """What a callback sees: the session's cart (a private copy), the site URL, the live
+    stock and the version's rules; ``sim`` (the store's orders and clock) and ``session``
+    (the session's user id) for the checkout and order routes."""
 
     state: CartState
     renderer: Renderer
     site: str
-    out_of_stock: frozenset[int] = frozenset()
+    inventory: Inventory = CATALOGUE_STOCK
+    profile: WooProfile = WOO_8_9
+    sim: Sim | None = None
+    session: str = ""
 
     def cart(self) -> dict[str, Any]:
-        return self.renderer.cart(self.state, self.site)
+        return self.renderer.cart(self.state, self.site, inventory=self.inventory)
 
     def links(self, kind: str, ident: str) -> dict[str, Any]:
         base = f"{self.site}/wp-json/wc/store/v1/cart/{kind}"
-        return {"self": [{"href": f"{base}/{ident}"}], "collection": [{"href": base}]}
+        link: dict[str, Any] = {"href": f"{base}/{ident}"}
+        if self.profile.target_hints:
+            link["targetHints"] = {"allow": _LINK_ALLOW[kind]}
+        return {"self": [link], "collection": [{"href": base}]}
 
     def item(self, key: str, with_links: bool = False) -> dict[str, Any]:
         totals = calculate(self.state)
         line = next(t for t in totals.lines if t.line.key == key)
-        body = self.renderer.item(line, self.site)
+        body = self.renderer.item(line, self.site, self.inventory)
         if with_links:
             body["_links"] = self.links("items", key)
         return body
@@ -69,6 +87,8 @@ class Call:
 
 
 Callback = Callable[[Call, dict[str, Any]], Result]
+# A route's permission callback: raises a StoreError (phase "permission") to refuse.
+Permission = Callable[["Sim", dict[str, Any]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +100,10 @@ class Route:
     callbacks: dict[str, Callback]
     args: dict[str, dict[str, Arg]]
     cart: bool = True  # cart routes carry Nonce/Cart-Token headers and a session
+    # Every method is a write that needs the nonce, GET included (the checkout route).
+    always_writes: bool = False
+    batch: bool = True  # allowed inside /batch
+    permission: Permission | None = None
 
     @property
     def allow(self) -> str:
@@ -104,15 +128,24 @@ def get_cart(call: Call, p: dict[str, Any]) -> Result:
     return Result(200, call.cart())
 
 
-def add_item(call: Call, p: dict[str, Any]) -> Result:
-    engine.add_item(
-        call.state, p.get("id", 0), p.get("quantity", 1), p.get("variation"), call.out_of_stock
+def _add(call: Call, p: dict[str, Any]) -> engine.Line | None:
+    return engine.add_item(
+        call.state,
+        p.get("id", 0),
+        p.get("quantity", 1),
+        p.get("variation"),
+        call.inventory,
+        call.profile,
     )
+
+
+def add_item(call: Call, p: dict[str, Any]) -> Result:
+    _add(call, p)
     return Result(201, call.cart())
 
 
 def update_item(call: Call, p: dict[str, Any]) -> Result:
-    engine.update_item(call.state, p.get("key"), p.get("quantity", 1))
+    engine.update_item(call.state, p.get("key"), p.get("quantity", 1), call.inventory, call.profile)
     return Result(200, call.cart())
 
 
@@ -126,7 +159,7 @@ def _items_subtotal(state: CartState) -> int:
 
 
 def apply_coupon(call: Call, p: dict[str, Any]) -> Result:
-    engine.apply_coupon(call.state, p.get("code"), _items_subtotal(call.state))
+    engine.apply_coupon(call.state, p.get("code"), _items_subtotal(call.state), call.profile)
     return Result(200, call.cart())
 
 
@@ -150,9 +183,7 @@ def list_items(call: Call, p: dict[str, Any]) -> Result:
 
 
 def create_item(call: Call, p: dict[str, Any]) -> Result:
-    line = engine.add_item(
-        call.state, p.get("id", 0), p.get("quantity", 1), p.get("variation"), call.out_of_stock
-    )
+    line = _add(call, p)
     if line is None:
         return Result(201, [])
     return Result(201, call.item(line.key, with_links=True))
@@ -170,7 +201,9 @@ def get_item(call: Call, p: dict[str, Any]) -> Result:
 
 
 def put_item(call: Call, p: dict[str, Any]) -> Result:
-    line = engine.update_item(call.state, p["key"], p.get("quantity", 1))
+    line = engine.update_item(
+        call.state, p["key"], p.get("quantity", 1), call.inventory, call.profile
+    )
     return Result(200, call.item(line.key, with_links=True))
 
 
@@ -184,7 +217,7 @@ def list_coupons(call: Call, p: dict[str, Any]) -> Result:
 
 
 def create_coupon(call: Call, p: dict[str, Any]) -> Result:
-    code = engine.apply_coupon(call.state, p.get("code"), _items_subtotal(call.state))
+    code = engine.apply_coupon(call.state, p.get("code"), _items_subtotal(call.state), call.profile)
     return Result(201, call.coupon(code, with_links=True))
 
 
@@ -204,47 +237,53 @@ def delete_coupon(call: Call, p: dict[str, Any]) -> Result:
     return Result(204, None)
 
 
-def _route(
+def make_route(
     name: str,
     path: str,
     callbacks: dict[str, Callback],
     args: dict[str, dict[str, Arg]] | None = None,
     *,
     cart: bool = True,
+    always_writes: bool = False,
+    batch: bool = True,
+    permission: Permission | None = None,
 ) -> Route:
+    """A route under ``/wc/store/v1/``; ``path`` is a regex (named groups are URL params)."""
     pattern = re.compile(f"^{NAMESPACE}/{path}$")
-    return Route(name, pattern, callbacks, args or {}, cart)
+    return Route(name, pattern, callbacks, args or {}, cart, always_writes, batch, permission)
 
 
 _EDIT = ("POST", "PUT", "PATCH")
 _STR = Arg(("string",))
 
 CART_ROUTES: tuple[Route, ...] = (
-    _route("cart", "cart", {"GET": get_cart}),
-    _route("cart/add-item", "cart/add-item", {"POST": add_item}, {"POST": _ITEM_ARGS}),
-    _route(
+    make_route("cart", "cart", {"GET": get_cart}),
+    make_route("cart/add-item", "cart/add-item", {"POST": add_item}, {"POST": _ITEM_ARGS}),
+    make_route(
         "cart/update-item",
         "cart/update-item",
         {"POST": update_item},
         {"POST": {"key": _STR, "quantity": Arg(("integer",))}},
     ),
-    _route("cart/remove-item", "cart/remove-item", {"POST": remove_item}, {"POST": {"key": _STR}}),
-    _route(
+    make_route(
+        "cart/remove-item", "cart/remove-item", {"POST": remove_item}, {"POST": {"key": _STR}}
+    ),
+    make_route(
         "cart/apply-coupon", "cart/apply-coupon", {"POST": apply_coupon}, {"POST": {"code": _STR}}
     ),
-    _route(
+    make_route(
         "cart/remove-coupon",
         "cart/remove-coupon",
         {"POST": remove_coupon},
         {"POST": {"code": _STR}},
     ),
-    _route(
+    make_route(
         "cart/update-customer",
         "cart/update-customer",
         {"POST": update_customer},
         {"POST": {"billing_address": Arg(("object",)), "shipping_address": Arg(("object",))}},
     ),
-    _route(
+    make_route(
         "cart/select-shipping-rate",
         "cart/select-shipping-rate",
         {"POST": select_shipping_rate},
@@ -255,25 +294,25 @@ CART_ROUTES: tuple[Route, ...] = (
             }
         },
     ),
-    _route(
+    make_route(
         "cart/items",
         "cart/items",
         {"GET": list_items, "POST": create_item, "DELETE": delete_items},
         {"POST": _ITEM_ARGS},
     ),
-    _route(
+    make_route(
         "cart/items/{key}",
         r"cart/items/(?P<key>[\w-]{32})",
         {"GET": get_item, **dict.fromkeys(_EDIT, put_item), "DELETE": delete_item},
         {key: {"quantity": Arg(("integer",))} for key in _EDIT},
     ),
-    _route(
+    make_route(
         "cart/coupons",
         "cart/coupons",
         {"GET": list_coupons, "POST": create_coupon, "DELETE": delete_coupons},
         {"POST": {"code": Arg(("string",), required=True)}},
     ),
-    _route(
+    make_route(
         "cart/coupons/{code}",
         r"cart/coupons/(?P<code>[\w-]+)",
         {"GET": get_coupon, "DELETE": delete_coupon},

@@ -1,4 +1,5 @@
-"""The simulator's mutable world: sessions, clock, latency, faults, limits and counters.
+"""The simulator's mutable world: sessions, orders, stock, clock, latency, faults, limits,
+the WooCommerce profile and counters.
 
 Everything the control plane (``/__sim/``) can change lives here, in one object per app.
 """
@@ -11,9 +12,13 @@ import secrets
 import time
 from collections import Counter, deque
 from dataclasses import asdict, dataclass, field, replace
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from .cart import CartState
+from .checkout.orders import OrderBook
+from .inventory import Inventory, initial_levels
+from .profiles import WooProfile, woo_profile
 from .tokens import NonceMaker, TokenSigner
 
 if TYPE_CHECKING:
@@ -80,6 +85,10 @@ class SimConfig:
     # CoCart's no-cache headers on Store API answers, as a store with CoCart active sends
     # them (recordings cocart/038, 039); off: the Store API face of recordings/storeapi/.
     store_api_nocache: bool = False
+    woo: str = "8.9"  # the WooCommerce version played: "8.9" (8.9.1) or "9.9" (9.9.5)
+
+    def __post_init__(self) -> None:
+        woo_profile(self.woo)  # fail at start-up on an unknown version
 
 
 @dataclass(slots=True)
@@ -96,6 +105,8 @@ class Sim:
         salt = (config.secret or secrets.token_hex(32)).encode()
         self.signer = TokenSigner(b"@" + salt)
         self.nonces = NonceMaker(salt)
+        # Requests still running, a client that gave up included (PHP runs on).
+        self.inflight: set[asyncio.Task[Any]] = set()
         self.reset()
 
     def reset(self) -> None:
@@ -110,7 +121,10 @@ class Sim:
         self.clock_offset = 0.0
         self.frozen_at: float | None = None  # a stopped clock (deterministic replays)
         self.store_api_nocache = config.store_api_nocache
+        self.profile: WooProfile = woo_profile(config.woo)
         self.out_of_stock: set[int] = set()
+        self.stock: dict[int, int] = initial_levels()  # products that manage stock
+        self.orders = OrderBook()
         self.sessions: dict[str, CartState] = {}
         # CoCart's own carts (wp_cocart_carts), keyed by cart key: not Store API sessions.
         self.cocart: dict[str, CocartCart] = {}
@@ -152,6 +166,18 @@ class Sim:
         if ms > 0:
             await asyncio.sleep(ms / 1000)
 
+    def inventory(self) -> Inventory:
+        """The live stock, frozen for one request."""
+        return Inventory(MappingProxyType(dict(self.stock)), frozenset(self.out_of_stock))
+
+    async def settle(self, within_s: float = 30.0) -> int:
+        """Wait (at most ``within_s``) until every request the store has started is
+        finished, one whose client gave up included; the number that were still running."""
+        pending = {task for task in self.inflight if not task.done()}
+        if pending:
+            await asyncio.wait(pending, timeout=within_s)
+        return len(pending)
+
     # -- sessions -----------------------------------------------------------------
     def load(self, user_id: str) -> CartState:
         """A private copy of the session, as PHP reads it at the start of a request."""
@@ -179,12 +205,12 @@ class Sim:
         window.count += 1
         if window.count > limit.limit:
             wait = max(window.reset_at - now, 0)
-            return {
-                "RateLimit-Limit": str(limit.limit),
-                "RateLimit-Retry-After": str(wait),
-                "RateLimit-Remaining": "0",
-                "RateLimit-Reset": str(window.reset_at),
-            }, wait
+            blocked = {"RateLimit-Limit": str(limit.limit)}
+            if self.profile.ratelimit_remaining_first:
+                blocked |= {"RateLimit-Remaining": "0", "RateLimit-Retry-After": str(wait)}
+            else:
+                blocked |= {"RateLimit-Retry-After": str(wait), "RateLimit-Remaining": "0"}
+            return blocked | {"RateLimit-Reset": str(window.reset_at)}, wait
         return {
             "RateLimit-Limit": str(limit.limit),
             "RateLimit-Remaining": str(limit.limit - window.count),
@@ -214,6 +240,8 @@ class Sim:
     def describe(self) -> dict[str, Any]:
         writes = sum(n for k, n in self.requests.items() if not k.startswith(("GET", "OPTIONS")))
         return {
+            "woo": self.profile.name,
+            "woo_version": self.profile.version,
             "latency": asdict(self.latency),
             "race": self.race,
             "race_window_ms": self.race_window_ms,
@@ -224,6 +252,9 @@ class Sim:
             "store_api_nocache": self.store_api_nocache,
             "sessions": len(self.sessions),
             "cocart_carts": len(self.cocart),
+            "orders": len(self.orders.orders),
+            "stock": {str(k): v for k, v in sorted(self.stock.items())},
+            "out_of_stock": sorted(self.out_of_stock),
             "counters": {
                 "requests": dict(self.requests),
                 "writes": writes,

@@ -1,4 +1,4 @@
-"""``POST /wp-json/wc/store/v1/batch``: the Store API's own batch route (WooCommerce 8.9.1).
+"""``POST /wp-json/wc/store/v1/batch``: the Store API's own batch route.
 
 One PHP request: its sub-requests share one session and are saved together at the end
 (a batch of 25 adds keeps all 25, where 25 overlapping single adds lose some). The
@@ -125,20 +125,15 @@ class StoreBatch:
                 if session is None:
                     session = self.session(request, outer_token, sub_headers)
                 result = self.wp._run(session, route, method, sub_params, sub_headers, request.site)
-                now = self.wp.sim.now()
-                nonce = self.wp.sim.nonces.current(now)
+                sub_response_headers: dict[str, Any] = {
+                    name: int(value) if name in ("Nonce-Timestamp", "User-ID") else value
+                    for name, value in self.wp.sessions.headers(session)
+                }
                 results.append(
                     {
                         "body": None if result.status == 204 else result.body,
                         "status": result.status,
-                        "headers": {
-                            "Nonce": nonce,
-                            "Nonce-Timestamp": int(now),
-                            "User-ID": 0,
-                            "Cart-Token": self.wp.sim.signer.issue(session.user_id, now),
-                            "X-WC-Store-API-Nonce": nonce,
-                            "Allow": route.allow,
-                        },
+                        "headers": sub_response_headers | {"Allow": route.allow},
                     }
                 )
             await self.wp.sim.process(batch_size=len(entries), write=True)
@@ -179,7 +174,7 @@ class StoreBatch:
         if found is None or found[0].method_for(method) is None:
             return no_route()
         route, url_params = found
-        if not route.cart or method not in WRITE_METHODS:
+        if not route.cart or not route.batch or method not in WRITE_METHODS:
             return StoreError(
                 "rest_batch_not_allowed",
                 "The requested route does not support batch requests.",
@@ -203,11 +198,10 @@ class StoreBatch:
         return route, method, params, headers
 
     def headers(self) -> list[tuple[str, str]]:
+        """The outer answer's session headers: no Cart-Token (nor Cart-Hash)."""
         now = self.wp.sim.now()
         nonce = self.wp.sim.nonces.current(now)
-        return [
-            ("Nonce", nonce),
-            ("X-WC-Store-API-Nonce", nonce),
-            ("Nonce-Timestamp", str(int(now))),
-            ("User-ID", "0"),
-        ]
+        headers = [("Nonce", nonce)]
+        if self.wp.sim.profile.legacy_nonce_header:
+            headers.append(("X-WC-Store-API-Nonce", nonce))
+        return [*headers, ("Nonce-Timestamp", str(int(now))), ("User-ID", "0")]

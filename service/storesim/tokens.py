@@ -1,4 +1,5 @@
-"""Cart-Token JWTs and WordPress nonces, made the way WooCommerce 8.9.1 makes them."""
+"""Cart-Token JWTs and WordPress nonces, made the way WooCommerce makes them (8.9.1 and
+9.9.5 alike)."""
 
 from __future__ import annotations
 

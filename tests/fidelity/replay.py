@@ -1,4 +1,4 @@
-"""Replays the recordings of the real WooCommerce 8.9.1 store against storesim.
+"""Replays the recordings of the real WooCommerce stores (8.9.1, 9.9.5) against storesim.
 
 Each recorded step is sent again, in order (state carries over), with the real
 store's tokens and nonces mapped to the simulator's own: a recorded guest id is
@@ -58,6 +58,7 @@ VALUE_HEADERS = frozenset(
         "link",
         "expires",
         "cache-control",
+        "cart-hash",  # 9.9.5: WooCommerce's md5 of the session's cart, reproduced
     }
 )
 VOLATILE_KEYS = frozenset({"Nonce", "X-WC-Store-API-Nonce", "Nonce-Timestamp", "Cart-Token"})
@@ -73,8 +74,8 @@ def recordings_dir() -> Path:
     return path
 
 
-def load_steps() -> list[dict[str, Any]]:
-    directory = recordings_dir() / "storeapi"
+def load_steps(folder: str = "storeapi") -> list[dict[str, Any]]:
+    directory = recordings_dir() / folder
     files = sorted(p for p in directory.glob("[0-9][0-9][0-9]-*.json"))
     return [json.loads(p.read_text()) | {"_file": p.name} for p in files]
 

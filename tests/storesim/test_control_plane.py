@@ -116,3 +116,11 @@ class TestTokensAndClock:
         refused = await add(storesim, {**headers, "Nonce": older}, 15)
         assert refused.status_code == 403
         assert refused.json()["code"] == "woocommerce_rest_invalid_nonce"
+
+
+class TestFaultSettings:
+    async def test_an_unknown_moment_is_refused_with_400(self, storesim: httpx.AsyncClient) -> None:
+        """``when`` is ``before`` or ``after`` the change; anything else is the caller's error."""
+        answer = await storesim.put("/__sim/faults", json={"when": "sometime"})
+        assert answer.status_code == 400
+        assert (await storesim.get("/__sim/state")).json()["faults"]["when"] == "before"

@@ -116,7 +116,7 @@ async def serve_batch(
             continue
         route, method, handler, args = plan
         sim.subrequests[f"{method} {route.name}"] += 1
-        ctx = Ctx(Work(None, frozenset(sim.out_of_stock)), "", request.site, face.catalogue)
+        ctx = Ctx(Work(None, sim.inventory()), "", request.site, face.catalogue)
         allow = route.allow(args["raw"])
         try:
             refused = handler.permission(args["raw"]) if handler.permission else None

@@ -16,6 +16,7 @@ from .. import catalog
 from ..cart import CartState, Line, RemovedLine
 from ..catalog import Product
 from ..errors import StoreError
+from ..inventory import CATALOGUE_STOCK, Inventory
 from ..totals import calculate
 from .params import is_numeric, php_empty, stock_amount
 
@@ -29,10 +30,11 @@ def error(code: str, message: str, status: int) -> StoreError:
 @dataclass(slots=True)
 class Work:
     """What an operation works on: the request's private copy of the cart (None inside
-    WordPress' core batch, where CoCart has no cart), and the notices it adds."""
+    WordPress' core batch, where CoCart has no cart), the live stock, and the notices it
+    adds."""
 
     state: CartState | None
-    out_of_stock: frozenset[int] = frozenset()
+    inventory: Inventory = CATALOGUE_STOCK
     notices: dict[str, list[str]] = field(default_factory=dict)
 
     def cart(self) -> CartState:
@@ -74,18 +76,19 @@ def line_key(product: Product) -> str:
     return hashlib.md5(raw.encode(), usedforsecurity=False).hexdigest()
 
 
-def in_stock(product: Product, out_of_stock: frozenset[int]) -> bool:
+def in_stock(product: Product, inventory: Inventory) -> bool:
     if product.is_variable:
         children = [p for p in catalog.PRODUCTS.values() if p.parent_id == product.id]
-        return any(in_stock(child, out_of_stock) for child in children)
-    return product.in_stock and product.id not in out_of_stock
+        return any(in_stock(child, inventory) for child in children)
+    return inventory.in_stock(product)
 
 
-def max_purchase(product: Product) -> int:
+def max_purchase(product: Product, inventory: Inventory = CATALOGUE_STOCK) -> int:
     """``get_max_purchase_quantity``: 1 when sold individually, the stock when managed."""
     if product.sold_individually:
         return 1
-    return product.stock if product.stock is not None else -1
+    stock = inventory.stock(product)
+    return stock if stock is not None else -1
 
 
 def validate_product_id(raw: Any) -> int:
@@ -112,14 +115,14 @@ def product_for_cart(product_id: int) -> Product:
     return product
 
 
-def validate_quantity(raw: Any, product: Product) -> int:
+def validate_quantity(raw: Any, product: Product, inventory: Inventory = CATALOGUE_STOCK) -> int:
     if not is_numeric(raw):
         raise error(
             "cocart_quantity_not_numeric", "Quantity must be integer or a float value!", 405
         )
     if float(raw) < 1:
         raise error("cocart_quantity_invalid_amount", "Quantity must be a minimum of 1.", 405)
-    maximum = max_purchase(product)
+    maximum = max_purchase(product, inventory)
     if maximum > 0 and float(raw) > maximum:
         raise error("cocart_quantity_invalid_amount", f"Quantity must be {maximum} or lower.", 405)
     return stock_amount(raw)
@@ -163,7 +166,7 @@ def _check_variation(variation: Product, given: Any) -> None:
 def add_item(work: Work, raw_id: Any, raw_quantity: Any, variation: Any) -> Line:
     """``cart/add-item``: validate, then add to (or merge into) the cart."""
     product = product_for_cart(validate_product_id(raw_id))
-    quantity = validate_quantity(raw_quantity, product)
+    quantity = validate_quantity(raw_quantity, product, work.inventory)
     target = product
     if product.is_variable:
         target = _find_variation(product, variation)
@@ -179,14 +182,14 @@ def add_item(work: Work, raw_id: Any, raw_quantity: Any, variation: Any) -> Line
                 f"You cannot add another '{target.name}' to your cart.",
                 403,
             )
-    if not in_stock(product, work.out_of_stock):
+    if not in_stock(product, work.inventory):
         raise error(
             "cocart_product_out_of_stock",
             f'You cannot add "{product.name}" to the cart because the product is out of stock.',
             404,
         )
-    _check_stock(state, target, quantity)
-    if not in_stock(target, work.out_of_stock):  # WooCommerce's own add_to_cart check
+    _check_stock(state, target, quantity, work.inventory)
+    if not in_stock(target, work.inventory):  # WooCommerce's own add_to_cart check
         name = catalog.variation_display_name(target)
         raise error(
             "cocart_add_to_cart_error",
@@ -202,22 +205,23 @@ def add_item(work: Work, raw_id: Any, raw_quantity: Any, variation: Any) -> Line
     return line
 
 
-def _check_stock(state: CartState, product: Product, quantity: int) -> None:
-    if product.stock is None:
+def _check_stock(state: CartState, product: Product, quantity: int, inventory: Inventory) -> None:
+    stock = inventory.stock(product)
+    if stock is None:
         return
-    if quantity > product.stock:
+    if quantity > stock:
         raise error(
             "cocart_not_enough_in_stock",
             f'You cannot add that amount of ({quantity}) for "{product.name}" to the cart '
-            f"because there is not enough stock, only ({product.stock} remaining).",
+            f"because there is not enough stock, only ({stock} remaining).",
             404,
         )
     in_cart = state.quantity_of(product.id)
-    if product.stock < in_cart + quantity:
+    if stock < in_cart + quantity:
         raise error(
             "cocart_not_enough_stock_remaining",
             f'You cannot add that amount of "{product.name}" to the cart &mdash; we have '
-            f"({product.stock}) in stock remaining. You already have ({in_cart}) in your cart.",
+            f"({stock}) in stock remaining. You already have ({in_cart}) in your cart.",
             404,
         )
 
@@ -262,12 +266,13 @@ def update_item(work: Work, raw_key: Any, raw_quantity: Any) -> str | None:
     if line is None:
         raise error("cocart_item_not_in_cart", "Item specified does not exist in cart.", 404)
     product = line.product
-    quantity = validate_quantity(quantity, product)
-    if product.stock is not None and quantity > product.stock:
+    quantity = validate_quantity(quantity, product, work.inventory)
+    stock = work.inventory.stock(product)
+    if stock is not None and quantity > stock:
         raise error(
             "cocart_not_enough_in_stock",
             f'You cannot add that amount of ({quantity}) for "{product.name}" to the cart '
-            f"because there is not enough stock, only ({product.stock} remaining).",
+            f"because there is not enough stock, only ({stock} remaining).",
             404,
         )
     line.quantity = quantity

@@ -101,7 +101,7 @@ class CocartControl(Controller):
     ) -> dict[str, Any]:
         """Store a cart under ``cart_key`` (a cart left by an earlier client, say)."""
         face = _face(request)
-        work = Work(CartState(), frozenset(face.sim.out_of_stock))
+        work = Work(CartState(), face.sim.inventory())
         try:
             for item in data.items:
                 add_item(work, str(item.id), str(item.quantity), item.variation)

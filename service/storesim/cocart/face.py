@@ -191,7 +191,7 @@ class CoCart:
         creates = route.base == "cart" and request.method == "POST"
         async with self._serialised(key):
             stored = store.exists(sim, key)
-            work = Work(store.load(sim, key), frozenset(sim.out_of_stock))
+            work = Work(store.load(sim, key), sim.inventory())
             ctx = Ctx(work, key, request.site, self.catalogue)
             try:
                 params = resolve(handler.params, raw)

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from fractions import Fraction
 from typing import Any
 
 from .. import catalog
 from ..cart import CartState, Line, RemovedLine
 from ..catalog import Product
+from ..inventory import CATALOGUE_STOCK, Inventory
 from ..totals import LineTotals, Totals, calculate, shipping_tax
 from .cart import max_purchase, parent_of, variation_data
 
@@ -52,6 +54,13 @@ def php_float(cents: int) -> int | float:
     return cents // 100 if cents % 100 == 0 else cents / 100
 
 
+def php_tax(cents: int) -> int | float:
+    """A line's tax as the session keeps it in ``line_tax_data``: unrounded (a Hoodie at
+    38.25 has 3.825), in major units."""
+    exact = Fraction(cents) * catalog.TAX_RATE / 100
+    return int(exact) if exact.denominator == 1 else float(exact)
+
+
 def kilograms(grams: int) -> str:
     """``(string)`` of a PHP float weight in kg: ``"1"``, ``"0.5"``."""
     return str(grams // 1000) if grams % 1000 == 0 else str(grams / 1000)
@@ -73,9 +82,16 @@ class CartView:
     """One cart, rendered for one request (totals computed once)."""
 
     def __init__(
-        self, state: CartState, key: str, site: str, slugs: dict[int, str], thumb: bool = True
+        self,
+        state: CartState,
+        key: str,
+        site: str,
+        slugs: dict[int, str],
+        thumb: bool = True,
+        inventory: Inventory = CATALOGUE_STOCK,
     ) -> None:
         self.state = state
+        self.inventory = inventory
         self.key = key
         self.site = site
         self.slugs = slugs
@@ -97,8 +113,8 @@ class CartView:
             ).hexdigest()
             taxes: dict[str, Any] = (
                 {
-                    "subtotal": {"1": php_float(t.subtotal_tax)},
-                    "total": {"1": php_float(t.total_tax)},
+                    "subtotal": {"1": php_tax(t.subtotal)},
+                    "total": {"1": php_tax(t.total)},
                 }
                 if self.taxable
                 else {"subtotal": [], "total": []}
@@ -168,7 +184,7 @@ class CartView:
             "quantity": {
                 "value": line.quantity,
                 "min_purchase": 1,
-                "max_purchase": max_purchase(product),
+                "max_purchase": max_purchase(product, self.inventory),
             },
             "totals": {
                 "subtotal": str(subtotal),

@@ -35,7 +35,12 @@ class Ctx:
 
     def view(self, p: dict[str, Any]) -> CartView:
         return CartView(
-            self.work.cart(), self.key, self.site, self.catalogue.slugs, bool(p.get("thumb", True))
+            self.work.cart(),
+            self.key,
+            self.site,
+            self.catalogue.slugs,
+            bool(p.get("thumb", True)),
+            self.work.inventory,
         )
 
     def cart(self, p: dict[str, Any]) -> Any:
