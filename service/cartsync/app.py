@@ -22,6 +22,7 @@ from .api.events import EventsController
 from .api.idempotency import Idempotency
 from .api.limits import Limits
 from .api.ops import OpsController
+from .api.orders import OrdersController
 from .api.products import ProductController
 from .api.session import SessionController
 from .auth import Authenticator
@@ -31,6 +32,7 @@ from .carts.health import UpstreamHealth
 from .carts.lane import Lane
 from .carts.lane.credentials import CartCredentials
 from .carts.near_cache import NearCache
+from .carts.orders import Orders
 from .carts.policy import DAY_S, CartPolicy
 from .carts.ports.state import StateStore
 from .carts.ports.upstream import Upstream
@@ -136,6 +138,7 @@ def make_service(
         catalogue=Catalogue(state, upstream, policy.products_ttl_s),
         health=health,
         watch=watch,
+        orders=Orders(state, registry, upstream),
     )
 
 
@@ -217,6 +220,7 @@ def create_app(
             CartController,
             EventsController,
             CheckoutController,
+            OrdersController,
             ProductController,
             SessionController,
             OpsController,

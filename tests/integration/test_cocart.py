@@ -119,8 +119,9 @@ class TestSeedTutorialFlow:
     async def test_what_cocart_free_cannot_do_is_refused_clearly(
         self, client: httpx.AsyncClient, cocart: CoCartGateway
     ) -> None:
-        """Coupons and rate choice: 409 ``*_not_supported``; a shipping address unlike
-        the billing one: 409 ``shipping_address_not_supported``; /healthz says why."""
+        """Coupons, rate choice, native checkout: 409 ``*_not_supported`` (the handoff
+        link stays); a shipping address unlike the billing one: 409
+        ``shipping_address_not_supported``; /healthz says why."""
         await client.post("/v1/cart/items", json={"product_id": BEANIE})
         coupon = await client.post("/v1/cart/coupons", json={"code": "test"})
         assert (coupon.status_code, coupon.json()["code"]) == (409, "coupons_not_supported")
@@ -133,10 +134,18 @@ class TestSeedTutorialFlow:
         assert elsewhere.status_code == 409
         assert elsewhere.json()["code"] == "shipping_address_not_supported"
         assert elsewhere.json()["field"] == "shipping_address"
+        checkout = await client.post(
+            "/v1/cart/checkout",
+            json={"payment_method": "bacs"},
+            headers={"Idempotency-Key": "cocart-checkout-1"},
+        )
+        assert (checkout.status_code, checkout.json()["code"]) == (409, "checkout_not_supported")
+        link = await client.post("/v1/cart/checkout-link")
+        assert link.status_code == 201  # the handoff stays: the shop's web checkout
         health = (await client.get("/healthz")).json()
         capabilities = health["upstream"]["capabilities"]
         assert (capabilities["kind"], capabilities["coupons"]) == ("cocart", False)
-        assert capabilities["handoff"] == "load-cart"
+        assert (capabilities["handoff"], capabilities["native_checkout"]) == ("load-cart", False)
 
     async def test_store_refusals_have_our_codes(self, client: httpx.AsyncClient) -> None:
         """CoCart's odd statuses (405 above stock, 404 out of stock) become ours."""

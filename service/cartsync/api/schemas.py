@@ -12,6 +12,7 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
+from ..carts import model
 from ..carts.operations import (
     AddItem,
     ApplyCoupon,
@@ -108,6 +109,28 @@ class StreamToken(msgspec.Struct):
 class CheckoutLink(msgspec.Struct):
     url: str
     expires_at: int
+
+
+class PaymentDatum(_Body):
+    key: Annotated[str, Meta(min_length=1, max_length=100)]
+    value: Annotated[str, Meta(max_length=2000)]
+
+
+class CheckoutIn(_Body):
+    """Place the cart as an order. Addresses absent (or fields absent): the cart's."""
+
+    payment_method: Annotated[
+        str, Meta(min_length=1, max_length=100, description="The store's id, e.g. bacs")
+    ]
+    billing_address: AddressIn | None = None
+    shipping_address: AddressIn | None = None
+    payment_data: Annotated[list[PaymentDatum], Meta(max_length=20)] = []
+    customer_note: Annotated[str, Meta(max_length=2000)] = ""
+
+
+class CheckoutOut(msgspec.Struct):
+    order: model.Order
+    cart: model.Cart
 
 
 class MergeIn(_Body):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
@@ -112,6 +112,7 @@ async def mutate(
     caller: Caller,
     operations: Sequence[Operation],
     client_ids: Sequence[str] | None = None,
+    answer_of: Callable[[OpResult | None], Answer] | None = None,
 ) -> Response[bytes]:
     """Apply ``operations`` (one, or an ``/ops`` list with the client's op ids).
 
@@ -134,7 +135,7 @@ async def mutate(
         existing = await idempotency.begin(caller.owner.id, key, record)
         fresh_key = existing is None
         if existing is not None:
-            resumed = await _replay(caller, idempotency, key, existing)
+            resumed = await _replay(caller, idempotency, key, existing, answer_of)
             if resumed is not None:
                 return resumed
             # The first attempt died before queueing anything: run it now, under the
@@ -161,7 +162,7 @@ async def mutate(
             await idempotency.forget(caller.owner.id, key)
         raise
     answer = (
-        single_answer(results[0])
+        (answer_of or single_answer)(results[0])
         if client_ids is None
         else await ops_answer(caller, results, client_ids)
     )
@@ -173,7 +174,11 @@ async def mutate(
 
 
 async def _replay(
-    caller: Caller, idempotency: Idempotency, key: str, existing: Record
+    caller: Caller,
+    idempotency: Idempotency,
+    key: str,
+    existing: Record,
+    answer_of: Callable[[OpResult | None], Answer] | None = None,
 ) -> Response[bytes] | None:
     """The stored answer, the answer once results exist, 409 while running, or None when
     the first attempt was abandoned before queueing (the caller runs it again)."""
@@ -191,7 +196,7 @@ async def _replay(
             return None
         raise in_progress()
     answer = (
-        single_answer(results[0])
+        (answer_of or single_answer)(results[0])
         if not existing.client_ids
         else await ops_answer(caller, results, existing.client_ids)
     )

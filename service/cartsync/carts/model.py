@@ -183,6 +183,60 @@ class ProductPage(_Out):
     total_pages: int
 
 
+class OrderLine(_Out):
+    product_id: int  # the purchasable (a variation's own id), as in the cart
+    name: str
+    sku: str
+    quantity: int
+    subtotal: int  # before discounts, without tax
+    total: int  # after discounts, without tax
+    tax: int
+
+
+class OrderTotals(_Out):
+    subtotal: int
+    discount: int
+    shipping: int
+    tax: int
+    total: int
+
+
+class Payment(_Out):
+    method: str
+    status: str  # the gateway's word: "success", "pending", "failure", "" (not yet)
+    redirect_url: str | None  # where the shopper goes next, when the gateway needs it
+
+
+class Order(_Out):
+    """An order placed through cartsync, compact: what an app shows after "pay"."""
+
+    id: int
+    number: str
+    status: str  # the store's: on-hold, pending, processing, completed, ...
+    currency: Currency
+    lines: list[OrderLine]
+    totals: OrderTotals
+    payment: Payment
+    warnings: list[CartError]  # e.g. a line the store placed with less than was asked
+
+
+def with_products(order: Order, products: dict[str, int], method: str) -> Order:
+    """The order with its lines' product ids (the store's order names lines by SKU
+    and its own line ids) and its payment method (the store's order omits it)."""
+    lines = [
+        msgspec.structs.replace(line, product_id=products.get(line.sku, line.product_id))
+        for line in order.lines
+    ]
+    payment = order.payment
+    if not payment.method:
+        payment = msgspec.structs.replace(payment, method=method)
+    return msgspec.structs.replace(order, lines=lines, payment=payment)
+
+
+class OrderList(_Out):
+    items: list[Order]
+
+
 CART_ENCODER = msgspec.json.Encoder()
 STALE_FALSE = b'"stale":false}'
 STALE_TRUE = b'"stale":true}'

@@ -51,6 +51,17 @@ class SelectShippingRate(_Op, frozen=True, tag="shipping"):
     package_id: int | str | None = None
 
 
+class Checkout(_Op, frozen=True, tag="checkout"):
+    """Place the cart as an order (the store's native checkout). Addresses absent: the
+    cart's own. It always has a lane turn to itself."""
+
+    payment_method: str
+    billing: dict[str, str] | None = None
+    shipping: dict[str, str] | None = None
+    payment_data: tuple[tuple[str, str], ...] = ()
+    customer_note: str = ""
+
+
 Operation = (
     AddItem
     | SetQuantity
@@ -59,4 +70,5 @@ Operation = (
     | RemoveCoupon
     | UpdateCustomer
     | SelectShippingRate
+    | Checkout
 )

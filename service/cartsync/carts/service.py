@@ -23,7 +23,8 @@ from .health import UpstreamHealth
 from .lane import Lane
 from .lane.records import OpResult, QueuedOp, new_op_id, refused
 from .near_cache import NearCache
-from .operations import ApplyCoupon, Operation, RemoveCoupon, SelectShippingRate
+from .operations import ApplyCoupon, Checkout, Operation, RemoveCoupon, SelectShippingRate
+from .orders import Orders
 from .owners import Owner
 from .policy import CartPolicy
 from .ports.state import Change, Message, Snapshot, StateLost, StateStore, StateUnavailable
@@ -42,6 +43,8 @@ def _unsupported(operation: Operation) -> tuple[str, str | None]:
         return "coupons", "code"
     if isinstance(operation, SelectShippingRate):
         return "shipping_rates", "rate_id"
+    if isinstance(operation, Checkout):
+        return "checkout", None
     return "operation", None
 
 
@@ -61,6 +64,7 @@ class CartService:
         catalogue: Catalogue,
         health: UpstreamHealth,
         watch: StateWatch,
+        orders: Orders,
     ) -> None:
         self._policy = policy
         self._state = state
@@ -74,6 +78,7 @@ class CartService:
         self._catalogue = catalogue
         self._health = health
         self.watch = watch
+        self._orders = orders
         watch.on_loss(near.drop_everything)
         watch.on_loss(lane.state_lost)
         watch.on_loss(registry.forget_touches)
@@ -259,6 +264,14 @@ class CartService:
     async def redeem(self, code: str) -> str:
         """The shop URL a checkout code opens (once)."""
         return await self._handoff.redeem(code)
+
+    # -- orders --------------------------------------------------------------------------
+    async def orders(self, owner: Owner) -> bytes:
+        """The owner's orders placed through cartsync, newest first, read from the store."""
+        return await self._orders.list(owner)
+
+    async def order(self, owner: Owner, order_id: int) -> bytes:
+        return await self._orders.one(owner, order_id)
 
     # -- products ------------------------------------------------------------------------
     async def products(self, query: ProductQuery) -> bytes:

@@ -51,6 +51,10 @@ def cart_inflight(cart_id: str) -> str:
     return f"{PREFIX}:{{cart:{cart_id}}}:inflight"
 
 
+def cart_orders(cart_id: str) -> str:
+    return f"{PREFIX}:{{cart:{cart_id}}}:orders"
+
+
 def cart_results(cart_id: str) -> str:
     return f"{PREFIX}:{{cart:{cart_id}}}:results"
 

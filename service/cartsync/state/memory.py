@@ -44,6 +44,7 @@ class MemoryStateStore:
         self._windows: dict[str, tuple[int, int]] = {}
         self._handlers: list[ChangeHandler] = []
         self._born: dict[str, float] = {}
+        self._orders: dict[str, dict[int, bytes]] = {}
         self._lost: dict[str, float] = {}
         self._generation: str | None = None
         self._loss: float | None = None
@@ -220,6 +221,12 @@ class MemoryStateStore:
     async def results(self, cart_id: str, op_ids: Sequence[str]) -> list[bytes | None]:
         recorded = self._results.get(cart_id, {})
         return [recorded.get(op_id) for op_id in op_ids]
+
+    async def record_order(self, cart_id: str, order_id: int, record: bytes) -> None:
+        self._orders.setdefault(cart_id, {})[order_id] = record
+
+    async def orders(self, cart_id: str) -> list[bytes]:
+        return list(self._orders.get(cart_id, {}).values())
 
     def _record(self, key: str) -> bytes | None:
         entry = self._records.get(key)

@@ -439,6 +439,18 @@ class RedisStateStore:
         return [_bytes(v) if v is not None else None for v in values]
 
     @_translated
+    async def record_order(self, cart_id: str, order_id: int, record: bytes) -> None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hset(keys.cart_orders(cart_id), str(order_id), record)
+            pipe.expire(keys.cart_orders(cart_id), self._ttl(cart_id))
+            await pipe.execute()
+
+    @_translated
+    async def orders(self, cart_id: str) -> list[bytes]:
+        values = await self._redis.hvals(keys.cart_orders(cart_id))
+        return [_bytes(v) for v in values]
+
+    @_translated
     async def reserve_record(self, key: str, record: bytes, ttl_s: int) -> bytes | None:
         redis_key = keys.idempotency(key)
         if await self._redis.set(redis_key, record, nx=True, ex=ttl_s):

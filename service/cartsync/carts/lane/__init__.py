@@ -17,7 +17,8 @@ Nothing is lost or applied twice:
   cannot renew stops sending; snapshots and results are fenced by the lease.
 
 Modules: ``records`` (what is stored), ``waiters`` (callers and results),
-``leadership`` (the lease and the drain loop), ``batch`` (one turn), ``recovery``
+``leadership`` (the lease and the drain loop), ``batch`` (one turn), ``checkout`` (a
+checkout's turn, exactly once), ``recovery``
 (lost answers), ``rebuild`` (reading the store, rebuilding lost carts),
 ``credentials`` (each cart's upstream credentials).
 """
@@ -31,6 +32,7 @@ from ..ports.state import Message, Snapshot, StateStore
 from ..ports.upstream import Upstream
 from ..snapshots import Snapshots
 from .batch import BatchRunner
+from .checkout import CheckoutTurn
 from .credentials import CartCredentials
 from .leadership import Leadership
 from .rebuild import UpstreamReader
@@ -68,6 +70,16 @@ class Lane:
             lease_ttl_s=lease_ttl_s,
             grace_s=reconcile_grace_s,
         )
+        checkout = CheckoutTurn(
+            state,
+            upstream,
+            credentials,
+            self._reader,
+            self._waiters,
+            lease_ttl_s=lease_ttl_s,
+            grace_s=reconcile_grace_s,
+            on_upstream=seen,
+        )
         runner = BatchRunner(
             state,
             upstream,
@@ -77,6 +89,7 @@ class Lane:
             recovery,
             self._waiters,
             self.stats,
+            checkout,
             lease_ttl_s=lease_ttl_s,
             grace_s=reconcile_grace_s,
             on_upstream=seen,

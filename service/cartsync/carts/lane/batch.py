@@ -16,13 +16,16 @@ import dataclasses
 import time
 from collections.abc import Callable
 
+from ..operations import Checkout
 from ..ports.state import Snapshot, StateStore
 from ..ports.upstream import BatchOutcome, Upstream
 from ..ports.upstream_errors import UpstreamOutcomeUnknown, UpstreamUnavailable
 from ..snapshots import Snapshots, decode
+from .checkout import CheckoutTurn
 from .credentials import CartCredentials
 from .rebuild import UpstreamReader
 from .records import (
+    INFLIGHT,
     QUEUED,
     RESULT,
     LaneStats,
@@ -50,6 +53,7 @@ class BatchRunner:
         recovery: Recovery,
         waiters: Waiters,
         stats: LaneStats,
+        checkout: CheckoutTurn,
         *,
         lease_ttl_s: float,
         grace_s: float,
@@ -63,6 +67,7 @@ class BatchRunner:
         self._recovery = recovery
         self._waiters = waiters
         self._stats = stats
+        self._checkout = checkout
         self._lease_ttl_s = lease_ttl_s
         self._grace_s = grace_s
         self._on_upstream = on_upstream
@@ -72,6 +77,19 @@ class BatchRunner:
     ) -> bool:
         """Process the head of the queue; False when the lease was lost."""
         if raw_inflight is not None:
+            record = INFLIGHT.decode(raw_inflight)
+            if record.order is not None and queue:
+                # A checkout whose answer was lost: its draft order says what happened.
+                before = Snapshot("", 0, 0.0, record.before_digest, record.before)
+                return await self._checkout.settle(
+                    cart_id,
+                    lease,
+                    queue[0],
+                    before,
+                    await self._credentials.get(cart_id) or "",
+                    record.order,
+                    record.sent_at,
+                )
             lost, outcome = await self._recovery.resume(cart_id, lease, queue, raw_inflight)
             return await self._after_recovery(cart_id, lease, lost, outcome, _ATTEMPTS)
         limit = self._upstream.capabilities.max_batch
@@ -99,10 +117,17 @@ class BatchRunner:
             # they have seen the loss, so the cart need not say it any more.
             await self._state.clear_lost(cart_id)
             stored = dataclasses.replace(stored, lost_at=None)
+        if isinstance(head.operation, Checkout):
+            # The cart as the store has it now, not as last seen: that is what is ordered.
+            stored = await self._reader.read(cart_id, lease)
+            credentials = await self._credentials.get(cart_id)
+            return await self._checkout.run(cart_id, lease, head, stored, credentials or "")
         batch = queue[:limit]
         for index, queued in enumerate(batch[1:], start=1):
-            if queued.if_match is not None:
-                batch = batch[:index]  # a precondition is checked at the head of a batch
+            if queued.if_match is not None or isinstance(queued.operation, Checkout):
+                # A precondition is checked at the head of a batch; a checkout has a
+                # turn to itself.
+                batch = batch[:index]
                 break
         batch = batch[: self._upstream.turn([q.operation for q in batch], decode(stored))]
         # One round trip: renew the lease (nothing leaves with less lease left than a

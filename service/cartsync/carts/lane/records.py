@@ -16,6 +16,7 @@ import msgspec
 from .. import errors as domain
 from ..operations import Operation
 from ..ports.state import Snapshot
+from ..ports.upstream import OrderRef
 from ..ports.upstream_errors import UpstreamRateLimited, UpstreamUnavailable
 
 RESULTS_TTL_S = 600
@@ -46,6 +47,7 @@ class OpResult(msgspec.Struct, omit_defaults=True):
     etag: str = ""
     body: bytes = b""  # the cart after the batch (applied), or the store's cart (refused)
     batch: int = 0  # operations in the upstream write that carried it (0: none, or unknown)
+    order: bytes = b""  # a checkout's order (the encoded compact order)
 
 
 class Inflight(msgspec.Struct):
@@ -55,11 +57,24 @@ class Inflight(msgspec.Struct):
     before: bytes  # the cart they were applied to (encoded snapshot body)
     before_digest: str
     sent_at: float = 0.0  # wall clock: a lost request may still run this long after
+    order: OrderRef | None = None  # a checkout's draft order: read it back to know
+
+
+class PlacedOrder(msgspec.Struct):
+    """An order placed through cartsync, as the cart keeps it (the store has the rest)."""
+
+    ref: OrderRef
+    number: str
+    placed_at: float
+    op_id: str  # the checkout operation that placed it
+    products: dict[str, int] = {}  # SKU → product id, from the cart it was placed from
+    payment_method: str = ""
 
 
 QUEUED = msgspec.msgpack.Decoder(QueuedOp)
 RESULT = msgspec.msgpack.Decoder(OpResult)
 INFLIGHT = msgspec.msgpack.Decoder(Inflight)
+PLACED = msgspec.msgpack.Decoder(PlacedOrder)
 PACK = msgspec.msgpack.Encoder()
 
 KIND_BY_CLASS: dict[type[domain.CartError], str] = {
@@ -77,8 +92,12 @@ def encode_op(op: QueuedOp) -> bytes:
     return PACK.encode(op)
 
 
-def inflight_record(batch: Sequence[QueuedOp], before: Snapshot, sent_at: float) -> bytes:
-    return PACK.encode(Inflight([q.op_id for q in batch], before.body, before.digest, sent_at))
+def inflight_record(
+    batch: Sequence[QueuedOp], before: Snapshot, sent_at: float, order: OrderRef | None = None
+) -> bytes:
+    return PACK.encode(
+        Inflight([q.op_id for q in batch], before.body, before.digest, sent_at, order)
+    )
 
 
 def new_op_id() -> str:

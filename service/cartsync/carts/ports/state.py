@@ -184,6 +184,13 @@ class StateStore(Protocol):
     async def results(self, cart_id: str, op_ids: Sequence[str]) -> list[bytes | None]:
         """Recorded results of operations, None where not (yet) recorded."""
 
+    # -- orders placed through the cart -------------------------------------------------
+    async def record_order(self, cart_id: str, order_id: int, record: bytes) -> None:
+        """Keep an order placed from this cart (as long as the cart is kept)."""
+
+    async def orders(self, cart_id: str) -> list[bytes]:
+        """The orders placed from this cart."""
+
     # -- idempotency records ------------------------------------------------------------
     async def reserve_record(self, key: str, record: bytes, ttl_s: int) -> bytes | None:
         """Store ``record`` unless one exists; return the existing one, or None."""

@@ -18,8 +18,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..model import Cart, Product, ProductPage
-from ..operations import ApplyCoupon, Operation, RemoveCoupon, SelectShippingRate
+import msgspec
+
+from ..model import Cart, Order, Payment, Product, ProductPage
+from ..operations import ApplyCoupon, Checkout, Operation, RemoveCoupon, SelectShippingRate
 from .upstream_errors import UpstreamRefused
 
 
@@ -51,6 +53,8 @@ class Capabilities:
             return self.coupons
         if isinstance(operation, SelectShippingRate):
             return self.shipping_rates
+        if isinstance(operation, Checkout):
+            return self.native_checkout
         return True
 
     def describe(self) -> dict[str, object]:
@@ -83,6 +87,26 @@ class BatchOutcome:
     refusals: list[UpstreamRefused | None]
     cart: Cart | None
     credentials: str | None
+
+
+class OrderRef(msgspec.Struct, frozen=True):
+    """What reads an order back from the store: its id and key (secrets of the owner's,
+    kept server side) and the billing email the store may ask for."""
+
+    id: int
+    key: str
+    email: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """The store's answer to placing an order: its status and what the payment gateway
+    said (the order's lines and totals are read back with ``read_order``)."""
+
+    ref: OrderRef
+    number: str
+    status: str
+    payment: Payment
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +143,19 @@ class Upstream(Protocol):
         the cart last seen as ``current``. Raises ``UpstreamOutcomeUnknown`` when the
         request left and its answer was lost, ``UpstreamUnavailable`` when it was not
         sent."""
+
+    async def checkout_draft(self, credentials: str) -> OrderRef:
+        """The draft order the store keeps for this cart (the very order a later
+        ``place_order`` places); ``UpstreamRefused`` (``cart_empty``...) when none."""
+
+    async def place_order(
+        self, credentials: str, draft: OrderRef, checkout: Checkout, current: Cart
+    ) -> Placement:
+        """Place the cart's draft order. Raises ``UpstreamOutcomeUnknown`` when the
+        request left and its answer was lost (the order may be placed: read it back)."""
+
+    async def read_order(self, ref: OrderRef) -> Order:
+        """The order as the store has it now (status ``checkout-draft``: not placed)."""
 
     async def list_products(self, query: ProductQuery) -> ProductPage:
         """One page of the catalogue, compact."""

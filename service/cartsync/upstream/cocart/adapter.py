@@ -22,9 +22,16 @@ import httpx
 import msgspec
 
 from ...carts import operations as ops
-from ...carts.errors import Conflict
-from ...carts.model import Cart, Product, ProductPage
-from ...carts.ports.upstream import BatchOutcome, Capabilities, ProductQuery, UpstreamCart
+from ...carts.errors import Conflict, not_supported
+from ...carts.model import Cart, Order, Product, ProductPage
+from ...carts.ports.upstream import (
+    BatchOutcome,
+    Capabilities,
+    OrderRef,
+    Placement,
+    ProductQuery,
+    UpstreamCart,
+)
 from ...carts.ports.upstream_errors import (
     UpstreamOutcomeUnknown,
     UpstreamRateLimited,
@@ -240,6 +247,18 @@ class CoCartUpstream:
         if len(self._fields) > 10_000:
             self._fields.pop(next(iter(self._fields)))
         return fields
+
+    # -- checkout: not in CoCart free (the handoff link takes the cart to the web) --------
+    async def checkout_draft(self, credentials: str) -> OrderRef:
+        raise UpstreamRefused(not_supported("checkout"))
+
+    async def place_order(
+        self, credentials: str, draft: OrderRef, checkout: ops.Checkout, current: Cart
+    ) -> Placement:
+        raise UpstreamRefused(not_supported("checkout"))
+
+    async def read_order(self, ref: OrderRef) -> Order:
+        raise UpstreamRefused(not_supported("checkout"))
 
     # -- products -------------------------------------------------------------------------
     async def list_products(self, query: ProductQuery) -> ProductPage:

@@ -19,8 +19,15 @@ import msgspec
 
 from ...carts import operations as ops
 from ...carts.errors import Unavailable
-from ...carts.model import Cart, Product, ProductPage
-from ...carts.ports.upstream import BatchOutcome, Capabilities, ProductQuery, UpstreamCart
+from ...carts.model import Cart, Order, Product, ProductPage
+from ...carts.ports.upstream import (
+    BatchOutcome,
+    Capabilities,
+    OrderRef,
+    Placement,
+    ProductQuery,
+    UpstreamCart,
+)
 from ...carts.ports.upstream_errors import (
     UpstreamOutcomeUnknown,
     UpstreamRateLimited,
@@ -28,7 +35,7 @@ from ...carts.ports.upstream_errors import (
     UpstreamUnavailable,
 )
 from .._http import StoreClient, StoreClientSettings
-from . import session
+from . import checkout, session
 from .errors import refusal
 from .mapping import (
     CART_DECODER,
@@ -48,6 +55,7 @@ CAPABILITIES = Capabilities(
     coupons=True,
     shipping_rates=True,
     handoff="session-param",
+    native_checkout=True,
 )
 _NONCE_CODES = frozenset({"woocommerce_rest_missing_nonce", "woocommerce_rest_invalid_nonce"})
 _ERROR_DECODER = msgspec.json.Decoder(dict[str, Any])
@@ -284,6 +292,62 @@ class StoreApiUpstream:
         if nonce_refusals == len(entries):
             raise _NonceRefused("every batch entry refused the nonce")
         return BatchOutcome(refusals, cart, newest)
+
+    # -- checkout -------------------------------------------------------------------------
+    async def _with_nonce(
+        self, method: str, path: str, credentials: str, body: Any = None
+    ) -> httpx.Response:
+        """A call that 8.9 wants the Nonce on (a checkout), with one retry for a stale
+        nonce (a refused nonce did nothing)."""
+        for attempt in (1, 2):
+            nonce = self._nonce.current()
+            if nonce is None:
+                await self.fetch_cart(credentials)
+                nonce = self._nonce.current() or ""
+            headers = {"Cart-Token": credentials, "Nonce": nonce}
+            response = await self._http.send(method, path, json=body, headers=headers)
+            try:
+                _raise_for(response)
+            except _NonceRefused as refused:
+                self._nonce.forget()
+                if attempt == 2:
+                    raise UpstreamUnavailable(
+                        "the store refuses every nonce it hands out"
+                    ) from refused
+                continue
+            self._nonce.seen(response.headers.get("Nonce"))
+            return response
+        raise AssertionError("unreachable")
+
+    async def checkout_draft(self, credentials: str) -> OrderRef:
+        response = await self._with_nonce("GET", "/checkout", credentials)
+        try:
+            draft = checkout.DRAFT_DECODER.decode(response.content)
+        except msgspec.DecodeError as exc:
+            raise UpstreamUnavailable("store sent a draft order that is not JSON") from exc
+        return OrderRef(draft.order_id, draft.order_key)
+
+    async def place_order(
+        self, credentials: str, draft: OrderRef, order: ops.Checkout, current: Cart
+    ) -> Placement:
+        body = checkout.checkout_body(order, current)
+        response = await self._with_nonce("POST", "/checkout", credentials, body)
+        try:
+            placed = checkout.DRAFT_DECODER.decode(response.content)
+        except msgspec.DecodeError as exc:
+            raise UpstreamOutcomeUnknown("store sent an order that is not JSON") from exc
+        return checkout.placement(placed, draft.email or body["billing_address"].get("email", ""))
+
+    async def read_order(self, ref: OrderRef) -> Order:
+        params = {"key": ref.key, "billing_email": ref.email}
+        response = await self._http.send(
+            "GET", f"/order/{ref.id}", params=params, retries=self._http.read_retries
+        )
+        _raise_for(response)
+        try:
+            return checkout.to_order(checkout.ORDER_DECODER.decode(response.content))
+        except msgspec.DecodeError as exc:
+            raise UpstreamUnavailable("store sent an order that is not JSON") from exc
 
     # -- products -------------------------------------------------------------------------
     async def list_products(self, query: ProductQuery) -> ProductPage:

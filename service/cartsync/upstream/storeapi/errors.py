@@ -49,6 +49,35 @@ _BY_CODE: dict[str, tuple[type[CartError], str, str | None]] = {
     "woocommerce_rest_cart_missing_rate_id": (Invalid, "invalid_request", "rate_id"),
     "rest_missing_callback_param": (Invalid, "invalid_request", None),
     "rest_invalid_param": (Invalid, "invalid_request", None),
+    "woocommerce_rest_cart_empty": (Conflict, "cart_empty", None),
+    "woocommerce_rest_checkout_missing_payment_method": (
+        Invalid,
+        "payment_method_missing",
+        "payment_method",
+    ),
+    "woocommerce_rest_checkout_payment_method_disabled": (
+        Invalid,
+        "payment_method_disabled",
+        "payment_method",
+    ),
+    "woocommerce_rest_checkout_invalid_payment_method": (
+        Invalid,
+        "payment_method_unknown",
+        "payment_method",
+    ),
+    "woocommerce_rest_invalid_address": (Invalid, "invalid_address", "shipping_address"),
+    "woocommerce_rest_missing_email_address": (Invalid, "invalid_address", "billing_address"),
+    "woocommerce_rest_invalid_shipping_option": (Conflict, "shipping_unavailable", None),
+    "woocommerce_rest_invalid_order": (NotFound, "order_not_found", "id"),
+    "woocommerce_rest_invalid_billing_email": (NotFound, "order_not_found", "id"),
+    "woocommerce_rest_order_invalid_id": (NotFound, "order_not_found", "id"),
+}
+
+# Argument errors on these parameters have codes of their own (a checkout's).
+_PARAM_CODES = {
+    "billing_address": "invalid_address",
+    "shipping_address": "invalid_address",
+    "payment_method": "payment_method_unknown",
 }
 
 # The store sends one code for every coupon refusal: tell them apart by message.
@@ -109,4 +138,6 @@ def _translate(code: str, message: str, details: dict[str, Any] | None) -> CartE
             return Invalid("invalid_postcode", plain_text(detail), field=f"{field}.postcode")
         if isinstance(detail, str):
             message = plain_text(detail)
+        if code == "rest_invalid_param" and name in _PARAM_CODES:
+            ours = _PARAM_CODES[name]
     return klass(ours, message, field=field)
