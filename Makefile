@@ -7,7 +7,7 @@ STORESIM_PORT ?= 8181
 REPLICAS ?= 2
 STORE ?= storeapi
 
-.PHONY: setup demo test fuzz lint format bench bench-quick chaos chaos-quick stack storesim clean
+.PHONY: setup demo screenshots test client-test fuzz lint format bench bench-quick chaos chaos-quick stack storesim clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,18 +22,31 @@ $(VENV)/.installed: $(BIN)/python requirements-dev.lock pyproject.toml
 setup: $(VENV)/.installed
 	@scripts/install-system-deps.sh
 
-## demo: the gateway on :8080 with storesim (realistic latency) and the embedded state store;
+## demo: the gateway on :8080 with storesim (realistic latency), the embedded state store and the
+##       demo page (it prints the page's URL: http://127.0.0.1:8080/demo/);
 ##       STORE=cocart puts it in front of storesim's CoCart face instead of the Store API
 demo: setup
 	$(BIN)/python -m cartsync demo --port $(PORT) --storesim-port $(STORESIM_PORT) --store $(STORE)
+
+## screenshots: docs/demo.png, the demo page in use, taken by its browser test (Debian's Chromium)
+screenshots: setup
+	CARTSYNC_DEMO_SCREENSHOT=docs/demo.png $(BIN)/python -m pytest -q -p no:cacheprovider \
+		tests/browser/test_demo.py -k TestScreenshot
 
 ## storesim: the simulated store alone (Store API and CoCart faces), no latency
 storesim: setup
 	$(BIN)/python -m storesim --port $(STORESIM_PORT)
 
-## test: the whole suite (starts its own redis-server and storesim)
+## test: the whole suite (starts its own redis-server and storesim), then the TypeScript client's
 test: setup
 	$(BIN)/python -m pytest
+	$(CLIENT_TEST)
+
+## client-test: the TypeScript client (clients/typescript): npm ci, its generated types checked
+##              against openapi/, tsc --strict, its tests against a gateway + storesim it starts
+CLIENT_TEST = cd clients/typescript && npm ci --no-audit --no-fund && PYTHON="$(abspath $(BIN)/python)" npm test
+client-test: setup
+	$(CLIENT_TEST)
 
 ## fuzz: schemathesis against a running gateway (storesim, redis-server): 6,000 cases with a
 ##       new seed; prints the cases, each check's failures and the statuses seen (make test runs 1,000)

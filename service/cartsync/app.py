@@ -17,6 +17,7 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from .api.body import StrictRequest
 from .api.carts import CartController
 from .api.checkout import CheckoutController
+from .api.demo import DemoController
 from .api.errors import EXCEPTION_HANDLERS
 from .api.events import EventsController
 from .api.idempotency import Idempotency
@@ -225,6 +226,7 @@ def create_app(
             SessionController,
             OpsController,
             *([] if settings.metrics_port else [Metrics]),  # or on its own port
+            *([DemoController] if settings.demo_page else []),  # CARTSYNC_DEMO_PAGE only
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],

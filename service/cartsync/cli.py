@@ -185,6 +185,7 @@ def demo(args: argparse.Namespace) -> None:
             guest_secret=secrets.token_urlsafe(36),
             log_format="console",
             environment="demo",
+            demo_page=True,
         )
         token = issue_user_token(settings, "demo-user", ttl_s=24 * 3600)
         base = f"http://{args.host}:{args.port}"
@@ -193,6 +194,8 @@ def demo(args: argparse.Namespace) -> None:
             f"speaking {STORE_NAMES[args.store]} (80±20 ms per call), embedded state store. "
             "A user token for 24 h:",
             demo_session(base, token, coupons=args.store == "storeapi"),
+            f"The demo page (two devices of this user, a guest, the upstream calls saved): "
+            f"{base}/demo/\n",
             sep="\n",
             flush=True,
         )

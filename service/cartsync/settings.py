@@ -66,6 +66,7 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     metrics_port: int | None = None
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    demo_page: bool = False  # /demo/: hands out user tokens; ``cartsync demo`` only
     environment: str = "production"
 
     @property
@@ -226,6 +227,11 @@ def _check(settings: Settings) -> None:
         )
     if settings.metrics_port is not None and not 0 < settings.metrics_port < 65536:
         raise SettingsError("CARTSYNC_METRICS_PORT must be a TCP port (1 to 65535)")
+    if settings.demo_page and (settings.jwt_secret is None or settings.jwt_subject_claim != "sub"):
+        raise SettingsError(
+            "CARTSYNC_DEMO_PAGE needs CARTSYNC_JWT_SECRET and CARTSYNC_JWT_SUBJECT_CLAIM=sub: "
+            "the page signs its demo user's tokens itself"
+        )
 
 
 def _check_user_tokens(settings: Settings) -> None:

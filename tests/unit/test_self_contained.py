@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # A path that climbs out of the checkout to a sibling folder, in code (comments too:
 # a newcomer's clone has nothing there to point at).
 OUTSIDE = re.compile(r"\.\./shared|parents\[\d\]\.parent|ROOT\.parent|\.parent\.parent / \"")
-CHECKED = ("service", "tests", "bench", "tools", "deploy", "scripts", ".ci", "Makefile")
+CHECKED = ("service", "tests", "bench", "tools", "deploy", "scripts", ".ci", "Makefile", "clients")
 
 
 def _tracked() -> list[Path]:
