@@ -19,7 +19,7 @@ import pytest
 from storesim import SimConfig, create_app
 
 from .checkout_replay import FOLDERS, CheckoutReplayer
-from .replay import Mismatch, load_steps, recordings_dir
+from .replay import Deliberate, Mismatch, assert_step_matches, load_steps, recordings_dir
 
 STEPS = {folder: load_steps(folder) for folder in FOLDERS}
 STEP_NAMES = [
@@ -30,7 +30,7 @@ STEP_NAMES = [
 CAP = 12
 
 # step -> (why storesim differs, the mismatch places that difference may produce)
-DELIBERATE: dict[str, tuple[str, tuple[str, ...]]] = {}
+DELIBERATE: Deliberate = {}
 
 
 async def _before(replayer: CheckoutReplayer, step: dict[str, Any]) -> None:
@@ -90,14 +90,7 @@ async def replayed() -> dict[str, list[Mismatch]]:
 @pytest.mark.parametrize("name", STEP_NAMES)
 async def test_step_matches_the_real_store(replayed: dict[str, list[Mismatch]], name: str) -> None:
     """The simulator answers this recorded checkout step as the real store did."""
-    mismatches = replayed[name]
-    if name in DELIBERATE:
-        allowed = DELIBERATE[name][1]
-        unexpected = [m for m in mismatches if not m.where.startswith(allowed)]
-        assert mismatches, f"{name} no longer differs: drop it from DELIBERATE"
-        assert not unexpected, "\n".join(str(m) for m in unexpected)
-        return
-    assert not mismatches, "\n".join(str(m) for m in mismatches)
+    assert_step_matches(name, replayed[name], DELIBERATE)
 
 
 @pytest.mark.parametrize("folder", FOLDERS)

@@ -22,12 +22,13 @@ from .cocart_replay import (
     load_folder,
     step_id,
 )
+from .replay import Deliberate, assert_step_matches
 
 STEPS = {folder: load_folder(folder) for folder in FOLDERS}
 STEP_NAMES = [step_id(s) for folder in FOLDERS for s in STEPS[folder]]
 
 # step -> (why storesim differs, the mismatch places that difference may produce)
-DELIBERATE: dict[str, tuple[str, tuple[str, ...]]] = {
+DELIBERATE: Deliberate = {
     "cocart-extra/005-load-cart-front-cart-page": (
         "the recorded store's front answered every page with a 301 to the same URL (its "
         "WordPress set-up; a browser would loop), and this one also refreshed the "
@@ -71,14 +72,7 @@ async def replayed() -> dict[str, list[Mismatch]]:
 @pytest.mark.parametrize("name", STEP_NAMES)
 async def test_step_matches_the_real_store(replayed: dict[str, list[Mismatch]], name: str) -> None:
     """The CoCart face answers this recorded step as the real store did."""
-    mismatches = replayed[name]
-    if name in DELIBERATE:
-        allowed = DELIBERATE[name][1]
-        unexpected = [m for m in mismatches if not m.where.startswith(allowed)]
-        assert mismatches, f"{name} no longer differs: drop it from DELIBERATE"
-        assert not unexpected, "\n".join(str(m) for m in unexpected)
-        return
-    assert not mismatches, "\n".join(str(m) for m in mismatches)
+    assert_step_matches(name, replayed[name], DELIBERATE)
 
 
 @pytest.mark.parametrize("folder", FOLDERS)

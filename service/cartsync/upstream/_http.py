@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from ..carts.ports.upstream import ProductQuery
 from ..carts.ports.upstream_errors import (
     UpstreamOutcomeUnknown,
     UpstreamTimeout,
@@ -28,6 +29,21 @@ from ..request_context import note_upstream_call
 
 _ID_SEGMENT = re.compile(r"/(\d+|[0-9a-f]{30,32})(?=/|$)")
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def product_params(query: ProductQuery) -> dict[str, Any]:
+    """A catalogue query as both WordPress product APIs take it (the Store API's and
+    CoCart's name these parameters alike)."""
+    params: dict[str, Any] = {"page": query.page, "per_page": query.per_page}
+    if query.search:
+        params["search"] = query.search
+    if query.category:
+        params["category"] = query.category
+    if query.product_type:
+        params["type"] = query.product_type
+    if query.parent is not None:
+        params["parent"] = query.parent
+    return params
 
 
 def route_label(path: str) -> str:

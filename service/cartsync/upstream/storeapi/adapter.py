@@ -34,7 +34,7 @@ from ...carts.ports.upstream_errors import (
     UpstreamRefused,
     UpstreamUnavailable,
 )
-from .._http import StoreClient, StoreClientSettings
+from .._http import StoreClient, StoreClientSettings, product_params
 from . import checkout, session
 from .errors import refusal
 from .mapping import (
@@ -351,17 +351,8 @@ class StoreApiUpstream:
 
     # -- products -------------------------------------------------------------------------
     async def list_products(self, query: ProductQuery) -> ProductPage:
-        params: dict[str, Any] = {"page": query.page, "per_page": query.per_page}
-        if query.search:
-            params["search"] = query.search
-        if query.category:
-            params["category"] = query.category
-        if query.product_type:
-            params["type"] = query.product_type
-        if query.parent is not None:
-            params["parent"] = query.parent
         response = await self._http.send(
-            "GET", "/products", params=params, retries=self._http.read_retries
+            "GET", "/products", params=product_params(query), retries=self._http.read_retries
         )
         _raise_for(response)
         try:
