@@ -14,12 +14,14 @@ import asyncio
 import json
 import secrets
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import redis
 
 from cartsync.carts.ports.state import Snapshot
 from cartsync.carts.snapshots import digest_of
+from cartsync.state import keys
 from cartsync.state.redis import RedisStateStore
 from cartsync.upstream.storeapi.mapping import CART_DECODER, to_cart
 
@@ -27,7 +29,7 @@ from .cached_read import _redis
 from .cart_size import recorded_carts
 
 
-async def measure(carts: int) -> dict[str, float]:
+async def measure(carts: int) -> dict[str, Any]:
     raw = dict(recorded_carts())["071-cart-get-final"]
     cart = to_cart(CART_DECODER.decode(raw))
     token = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9." + "x" * 180 + "." + "y" * 43
@@ -48,6 +50,12 @@ async def measure(carts: int) -> dict[str, float]:
                 cart_id, Snapshot(epoch, version, 1.0, digest_of(cart), body)
             )
         after = int(client.info("memory")["used_memory"])
+        per_key = {
+            "owner → cart": client.memory_usage(keys.owner(owner)) or 0,
+            "upstream credentials": client.memory_usage(keys.cart_token(cart_id)) or 0,
+            "snapshot (hash, cart zlib-packed)": client.memory_usage(keys.cart_snapshot(cart_id))
+            or 0,
+        }
         await store.aclose()
     finally:
         process.terminate()
@@ -57,6 +65,7 @@ async def measure(carts: int) -> dict[str, float]:
         "bytes_per_cart": (after - before) / carts,
         "snapshot_bytes": len(body),
         "redis_mib_for_1m_carts": (after - before) / carts * 1_000_000 / 2**20,
+        "per_key": per_key,
     }
 
 
@@ -74,6 +83,8 @@ def main() -> None:
         f"{figures['snapshot_bytes']:,.0f} bytes): {figures['bytes_per_cart']:,.0f} bytes; "
         f"{figures['redis_mib_for_1m_carts']:,.0f} MiB per million carts"
     )
+    for name, size in figures["per_key"].items():
+        print(f"  {name}: {size:,} bytes (MEMORY USAGE of one cart's key)")
 
 
 if __name__ == "__main__":
