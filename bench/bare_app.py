@@ -1,8 +1,11 @@
-"""The baseline: a bare Litestar route answering a static JSON body of a given size."""
+"""The baselines: a bare Litestar route answering a static JSON body of a given size
+(``app``), and a raw ASGI callable answering the same bytes (``raw``): what the server
+alone costs, without any framework."""
 
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from litestar import Litestar, Response, get
 
@@ -15,3 +18,23 @@ def static() -> Response[bytes]:
 
 
 app = Litestar([static], openapi_config=None)
+
+
+_RAW_HEADERS = [
+    (b"content-type", b"application/json"),
+    (b"content-length", str(len(_BODY)).encode()),
+]
+
+
+async def raw(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The same bytes from a bare ASGI callable (lifespan accepted, nothing else)."""
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    await send({"type": "http.response.start", "status": 200, "headers": _RAW_HEADERS})
+    await send({"type": "http.response.body", "body": _BODY})

@@ -98,7 +98,7 @@ def main() -> None:
     if args.quick:
         args.rounds = 1
     redis_process, redis_url = _redis()
-    sim_port, port, bare_port = free_port(), free_port(), free_port()
+    sim_port, port, bare_port, raw_port = free_port(), free_port(), free_port(), free_port()
     env = gateway_env(f"http://127.0.0.1:{sim_port}", redis_url, snapshot_freshness_s="3600")
     token = bench_token("bench-user")
     auth = {"Authorization": f"Bearer {token}"}
@@ -130,13 +130,27 @@ def main() -> None:
                 "--no-access-log",
                 "bench.bare_app:app",
             ]
-            with server(
-                bare_argv, f"http://127.0.0.1:{bare_port}/static", env={"BARE_BYTES": str(size)}
-            ) as bare:
+            raw_argv = [*bare_argv[:-1], "bench.bare_app:raw"]
+            raw_argv[raw_argv.index(str(bare_port))] = str(raw_port)
+            with (
+                server(
+                    bare_argv,
+                    f"http://127.0.0.1:{bare_port}/static",
+                    env={"BARE_BYTES": str(size)},
+                ) as bare,
+                server(
+                    raw_argv, f"http://127.0.0.1:{raw_port}/", env={"BARE_BYTES": str(size)}
+                ) as raw,
+            ):
                 # Rounds alternate the targets so machine drift hits them alike; each
                 # figure is the round with the median throughput.
-                runs: dict[str, list[list[Row]]] = {"bare": [], "read": [], "304": []}
+                runs: dict[str, list[list[Row]]] = {"bare": [], "raw": [], "read": [], "304": []}
                 for _ in range(args.rounds):
+                    runs["raw"].append(
+                        _measure(
+                            f"http://127.0.0.1:{raw_port}/", raw.pid, args.connections, seconds, {}
+                        )
+                    )
                     runs["bare"].append(
                         _measure(
                             f"http://127.0.0.1:{bare_port}/static",
@@ -162,7 +176,7 @@ def main() -> None:
     finally:
         redis_process.terminate()
         redis_process.wait()
-    baseline, reads, not_modified = (_median(runs[k]) for k in ("bare", "read", "304"))
+    baseline, raws, reads, not_modified = (_median(runs[k]) for k in ("bare", "raw", "read", "304"))
     if args.json:
         keys_ = ("connections", "rps", "p50_ms", "p99_ms", "cpu_us")
         Path(args.json).write_text(
@@ -175,6 +189,7 @@ def main() -> None:
                         name: [dict(zip(keys_, row, strict=True)) for row in rows]
                         for name, rows in (
                             ("bare", baseline),
+                            ("raw_asgi", raws),
                             ("read_200", reads),
                             ("read_304", not_modified),
                         )
@@ -186,30 +201,31 @@ def main() -> None:
 
     print(
         f"cached GET /v1/cart (3 lines, {size} bytes, bearer JWT, Redis state) vs a bare "
-        f"Litestar route returning {size} static bytes; one uvicorn worker each; "
+        f"Litestar route and a raw ASGI app returning {size} static bytes; one uvicorn worker "
+        "each; "
         f"{seconds:g} s runs, median of {args.rounds} alternating rounds\n"
     )
-    print("| connections | path | req/s | ratio to bare | p50 ms | p99 ms | CPU µs/req |")
-    print("|---|---|---|---|---|---|---|")
-    for (c, rps, p50, p99, cpu), (_, base_rps, bp50, bp99, bcpu), (
-        _,
-        nm_rps,
-        np50,
-        np99,
-        ncpu,
-    ) in zip(reads, baseline, not_modified, strict=True):
-        print(
-            f"| {c} | bare static JSON | {base_rps:,.0f} | 1.00 | {bp50:.2f} | {bp99:.2f} "
-            f"| {bcpu:.0f} |"
-        )
-        print(
-            f"| {c} | GET /v1/cart (200) | {rps:,.0f} | {rps / base_rps:.2f} | {p50:.2f} "
-            f"| {p99:.2f} | {cpu:.0f} |"
-        )
-        print(
-            f"| {c} | GET /v1/cart (304) | {nm_rps:,.0f} | {nm_rps / base_rps:.2f} "
-            f"| {np50:.2f} | {np99:.2f} | {ncpu:.0f} |"
-        )
+    print(
+        "| connections | path | req/s | ratio to bare | ratio to raw ASGI | p50 ms | p99 ms "
+        "| p99 / bare's | CPU µs/req |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for c_rows in zip(baseline, raws, reads, not_modified, strict=True):
+        (c, base_rps, _, base_p99, _), (_, raw_rps, _, _, _) = c_rows[0], c_rows[1]
+        for label, (_, rps, p50, p99, cpu) in zip(
+            (
+                "bare Litestar, static JSON",
+                "raw ASGI, same bytes",
+                "GET /v1/cart (200)",
+                "GET /v1/cart (304)",
+            ),
+            c_rows,
+            strict=True,
+        ):
+            print(
+                f"| {c} | {label} | {rps:,.0f} | {rps / base_rps:.2f} | {rps / raw_rps:.2f} "
+                f"| {p50:.2f} | {p99:.2f} | {p99 / base_p99:.2f} | {cpu:.0f} |"
+            )
     print(
         f"\nRedis memory of one cart ({len(cart_keys)} keys: owner, token, snapshot): "
         f"{cart_bytes:,} bytes"
