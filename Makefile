@@ -7,7 +7,7 @@ STORESIM_PORT ?= 8181
 REPLICAS ?= 2
 STORE ?= storeapi
 
-.PHONY: setup demo screenshots test client-test fuzz lint format bench bench-quick chaos chaos-quick stack storesim clean
+.PHONY: setup demo screenshots test client-test fuzz lint format bench bench-quick chaos chaos-quick stack storesim image-test image-test-clean clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -90,6 +90,27 @@ chaos-quick: setup
 ## stack: redis-server, storesim (realistic latency), $(REPLICAS) gateway replicas and nginx on :$(PORT)
 stack: setup
 	$(BIN)/python -m deploy.local.stack --replicas $(REPLICAS) --port $(PORT)
+
+## image-test: build deploy/Dockerfile and run it (gateway and storesim from the one image), then
+##             deploy/compose.yaml (Redis, storesim, two replicas, nginx), checking both through
+##             HTTP; prints build time, image size, seconds to ready (deploy/image_test.py).
+##             ENGINE=podman (default: Debian's, installed when missing) or ENGINE=docker.
+##             Base images a registry cannot give are built as stand-ins from Debian
+ENGINE ?= podman
+IMAGE_TEST_VENV := $(VENV)/image-test
+IMAGE_TEST = $(BIN)/python deploy/image_test.py --engine $(ENGINE) --compose $(IMAGE_TEST_VENV)/bin/podman-compose
+$(IMAGE_TEST_VENV)/.installed: deploy/image-test-requirements.txt
+	$(PYTHON) -m venv $(IMAGE_TEST_VENV)
+	$(IMAGE_TEST_VENV)/bin/python -m pip install --quiet --no-deps -r deploy/image-test-requirements.txt
+	touch $@
+
+image-test: setup $(IMAGE_TEST_VENV)/.installed
+	@scripts/install-system-deps.sh --image-test=$(ENGINE)
+	$(IMAGE_TEST)
+
+## image-test-clean: remove everything image-test made and cached (its Podman store, its images)
+image-test-clean: setup
+	$(IMAGE_TEST) --clean
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

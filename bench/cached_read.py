@@ -1,21 +1,28 @@
 """A cached ``GET /v1/cart`` against a bare Litestar route serving static JSON of the
 same size: same server (uvicorn, one worker), same machine, same run.
 
-    python -m bench.cached_read [--seconds 5] [--quick]
+    python -m bench.cached_read [--seconds 5] [--quick] [--traced [RATIO]]
 
 Starts its own redis-server and storesim (latency off), then prints a markdown table
-and the Redis memory of one cart.
+and the Redis memory of one cart. ``--traced``: the gateway traces (OpenTelemetry,
+``OTEL_TRACES_EXPORTER=otlp``, new traces sampled at ``RATIO``, 1 by default) and
+exports to a sink of the bench's own that accepts and drops every batch.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -61,6 +68,33 @@ def _redis() -> tuple[subprocess.Popen[bytes], str]:
     return process, f"redis://127.0.0.1:{port}/0"
 
 
+@contextmanager
+def _otlp_sink(ratio: float) -> Iterator[dict[str, str]]:
+    """An OTLP/HTTP endpoint that takes every export and drops it; the gateway's OTEL_*."""
+
+    class Sink(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    sink = ThreadingHTTPServer(("127.0.0.1", free_port()), Sink)
+    threading.Thread(target=sink.serve_forever, daemon=True).start()
+    try:
+        yield {
+            "OTEL_TRACES_EXPORTER": "otlp",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{sink.server_address[1]}",
+            "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+            "OTEL_TRACES_SAMPLER_ARG": str(ratio),
+        }
+    finally:
+        sink.shutdown()
+
+
 def _measure(
     url: str, pid: int, connections: list[int], seconds: float, headers: dict[str, str]
 ) -> list[tuple[int, float, float, float, float]]:
@@ -93,6 +127,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--traced",
+        type=float,
+        nargs="?",
+        const=1.0,
+        metavar="RATIO",
+        help="the gateway traces (OTLP to a sink), sampling RATIO of new traces (1)",
+    )
     args = parser.parse_args()
     seconds = 1 if args.quick else args.seconds
     if args.quick:
@@ -102,10 +144,14 @@ def main() -> None:
     env = gateway_env(f"http://127.0.0.1:{sim_port}", redis_url, snapshot_freshness_s="3600")
     token = bench_token("bench-user")
     auth = {"Authorization": f"Bearer {token}"}
+    sink: contextlib.AbstractContextManager[dict[str, str]] = (
+        _otlp_sink(args.traced) if args.traced is not None else contextlib.nullcontext({})
+    )
     try:
         with (
+            sink as otel,
             storesim(sim_port),
-            gateway(port, env) as replica,
+            gateway(port, {**env, **otel}) as replica,
         ):
             base = f"http://127.0.0.1:{port}"
             for product in (10, 11, 15):
@@ -200,7 +246,9 @@ def main() -> None:
         )
 
     print(
-        f"cached GET /v1/cart (3 lines, {size} bytes, bearer JWT, Redis state) vs a bare "
+        f"cached GET /v1/cart (3 lines, {size} bytes, bearer JWT, Redis state"
+        f"{f', traced: OTLP, {args.traced:g} sampled' if args.traced is not None else ''}) "
+        f"vs a bare "
         f"Litestar route and a raw ASGI app returning {size} static bytes; one uvicorn worker "
         "each; "
         f"{seconds:g} s runs, median of {args.rounds} alternating rounds\n"

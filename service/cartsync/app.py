@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import time
@@ -10,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from litestar import Litestar
 from litestar.config.app import AppConfig
 from litestar.datastructures import State
+from litestar.middleware.base import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
@@ -36,6 +38,7 @@ from .carts.near_cache import NearCache
 from .carts.orders import Orders
 from .carts.policy import DAY_S, CartPolicy
 from .carts.ports.state import StateStore
+from .carts.ports.tracing import NO_TRACING, Tracing
 from .carts.ports.upstream import Upstream
 from .carts.products import Catalogue
 from .carts.reads import CartReads
@@ -43,12 +46,13 @@ from .carts.registry import Registry
 from .carts.service import CartService
 from .carts.snapshots import Snapshots
 from .carts.state_watch import StateWatch
-from .lifecycle import drain_on_signals
+from .lifecycle import drain_on_signals, unless_stopping
 from .metrics_server import start_metrics_server
 from .observability import RequestLogMiddleware, configure_logging, register_collector
 from .settings import Settings
 from .state.memory import MemoryStateStore
 from .state.redis import RedisStateStore
+from .tracing import OtelTracing
 from .upstream._http import StoreClientSettings
 from .upstream.cocart import CoCartUpstream
 from .upstream.storeapi import StoreApiUpstream
@@ -56,7 +60,7 @@ from .upstream.storeapi import StoreApiUpstream
 VERSION = "0.1.0"
 
 
-def make_state(settings: Settings) -> StateStore:
+def make_state(settings: Settings, tracing: OtelTracing | None = None) -> StateStore:
     if settings.redis_url is None:
         return MemoryStateStore()
     return RedisStateStore.from_url(
@@ -64,16 +68,18 @@ def make_state(settings: Settings) -> StateStore:
         cart_ttl_s=int(settings.cart_ttl_days * 86400),
         guest_cart_ttl_s=int(settings.guest_cart_ttl_days * 86400),
         cluster=settings.redis_cluster,
+        instrument=tracing.instrument_redis if tracing is not None else None,
     )
 
 
-def make_upstream(settings: Settings) -> Upstream:
+def make_upstream(settings: Settings, tracing: OtelTracing | None = None) -> Upstream:
     """The adapter for the store kind the settings name."""
     client = StoreClientSettings(
         connect_timeout=settings.upstream_connect_timeout_s,
         read_timeout=settings.upstream_read_timeout_s,
         read_retries=settings.upstream_read_retries,
         max_connections=settings.upstream_max_connections,
+        instrument=tracing.instrument_httpx if tracing is not None else None,
     )
     if settings.upstream_kind == "cocart":
         return CoCartUpstream(settings.upstream_url, client=client)
@@ -100,7 +106,11 @@ def cart_policy(settings: Settings) -> CartPolicy:
 
 
 def make_service(
-    policy: CartPolicy, state: StateStore, upstream: Upstream, clock: Callable[[], float]
+    policy: CartPolicy,
+    state: StateStore,
+    upstream: Upstream,
+    clock: Callable[[], float],
+    tracing: Tracing = NO_TRACING,
 ) -> CartService:
     """The cart service and every part of it, wired here and nowhere else."""
     near = NearCache()
@@ -124,6 +134,7 @@ def make_service(
         reconcile_grace_s=policy.reconcile_grace_s,
         linger_s=policy.linger_s,
         on_upstream=health.seen,
+        tracing=tracing,
     )
     reads = CartReads(registry, near, snapshots, lane, feed, policy, watch, clock)
     return CartService(
@@ -140,6 +151,7 @@ def make_service(
         health=health,
         watch=watch,
         orders=Orders(state, registry, upstream),
+        tracing=tracing,
     )
 
 
@@ -164,18 +176,23 @@ def create_app(
     state: StateStore | None = None,
     upstream: Upstream | None = None,
     drain_on_sigterm: bool = False,
+    tracing: OtelTracing | None = None,
 ) -> Litestar:
     """A cartsync app. ``state`` and ``upstream`` may be injected (tests); otherwise they
     are built from ``settings`` at start-up and closed at shutdown. ``drain_on_sigterm``
-    (the served app) ends streams and readiness as soon as the server is told to stop."""
+    (the served app) ends streams and readiness as soon as the server is told to stop.
+    ``tracing``: OpenTelemetry's, when on (``tracing.from_environment()`` for the served
+    app); None, nothing is traced."""
     configure_logging(settings)
-    app_state = State({"settings": settings, "service": None})
+    app_state = State({"settings": settings, "service": None, "tracing": tracing})
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        store = state or make_state(settings)
-        source = upstream or make_upstream(settings)
-        service = make_service(cart_policy(settings), store, source, time.time)
+        store = state or make_state(settings, tracing)
+        source = upstream or make_upstream(settings, tracing)
+        service = make_service(
+            cart_policy(settings), store, source, time.time, tracing or NO_TRACING
+        )
         app.state.state = store
         app.state.service = service
         authenticator = app.state.authenticator = Authenticator(settings)
@@ -185,13 +202,20 @@ def create_app(
         )
         port = settings.metrics_port
         metrics = await start_metrics_server(port) if port else None  # /metrics off the main port
-        await service.start()
-        await authenticator.start()
-        restore_signals = drain_on_signals(service.drain) if drain_on_sigterm else None
-        register_collector(lambda: app.state.service)
-        gc.collect()
-        gc.freeze()  # long-lived objects out of the collector's way: p99 drops by half
+        stopping = asyncio.Event()
+
+        def drain() -> None:
+            stopping.set()
+            service.drain()
+
+        # Told to stop while starting (a state store that does not answer makes start-up
+        # wait on its timeouts): start-up is given up, and the server stops at once.
+        restore_signals = drain_on_signals(drain) if drain_on_sigterm else None
         try:
+            await unless_stopping(stopping, service.start(), authenticator.start())
+            register_collector(lambda: app.state.service)
+            gc.collect()
+            gc.freeze()  # long-lived objects out of the collector's way: p99 drops by half
             yield
         finally:
             if restore_signals is not None:
@@ -204,6 +228,8 @@ def create_app(
                 await source.aclose()
             if state is None:
                 await store.aclose()
+            if tracing is not None:
+                await tracing.aclose()
 
     prometheus = PrometheusConfig(
         app_name="cartsync",
@@ -230,7 +256,13 @@ def create_app(
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
-        middleware=[RequestLogMiddleware, prometheus.middleware],
+        middleware=[
+            # Tracing on: the request's server span, made first, so its log line and
+            # every call it makes (Redis, the store) belong to it.
+            *([tracing.server_middleware()] if tracing is not None else []),
+            DefineMiddleware(RequestLogMiddleware, caller=tracing.caller if tracing else None),
+            prometheus.middleware,
+        ],
         openapi_config=openapi_config(),
         state=app_state,
         request_class=StrictRequest,  # JSON bodies: a nesting limit, then a strict decode

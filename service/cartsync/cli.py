@@ -17,6 +17,8 @@ import msgspec
 import uvicorn
 
 from .settings import Settings, SettingsError, load_settings
+from .tracing import TracingError
+from .tracing import check as tracing_check
 
 DEMO_ISSUER = "https://demo-shop.example"
 DEMO_AUDIENCE = "cartsync-demo"
@@ -28,8 +30,9 @@ def app_from_env() -> object:
     the hot-read layer in front."""
     from .api.fastpath import serve_app
     from .app import create_app
+    from .tracing import from_environment
 
-    return serve_app(create_app(load_settings(), drain_on_sigterm=True))
+    return serve_app(create_app(load_settings(), drain_on_sigterm=True, tracing=from_environment()))
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -50,6 +53,8 @@ def server_options(settings: Settings) -> dict[str, object]:
     """
     trusted = settings.trusted_proxy_list
     return {
+        # uvloop, with host-name lookups that never hold a stop (``event_loop.py``)
+        "loop": "cartsync.event_loop:new_event_loop",
         "proxy_headers": bool(trusted),
         "forwarded_allow_ips": trusted or None,
         "server_header": False,  # no Server: uvicorn (a version to look up exploits by)
@@ -73,6 +78,10 @@ def serve(args: argparse.Namespace) -> None:
         )
     if settings.metrics_port == args.port:
         _fail("CARTSYNC_METRICS_PORT must differ from --port")
+    try:
+        tracing_check()
+    except TracingError as exc:
+        _fail(str(exc))
     uvicorn.run(
         "cartsync.cli:app_from_env",
         factory=True,
@@ -168,6 +177,7 @@ def demo(args: argparse.Namespace) -> None:
     from .api.fastpath import serve_app
     from .app import create_app
     from .auth import issue_user_token
+    from .tracing import from_environment
 
     sim_port = args.storesim_port
     storesim = subprocess.Popen(  # noqa: S603 - our own interpreter and module
@@ -200,7 +210,7 @@ def demo(args: argparse.Namespace) -> None:
             flush=True,
         )
         uvicorn.run(
-            serve_app(create_app(settings, drain_on_sigterm=True)),
+            serve_app(create_app(settings, drain_on_sigterm=True, tracing=from_environment())),
             host=args.host,
             port=args.port,
             log_level="warning",

@@ -11,8 +11,9 @@ off the moment the signal arrives, while the server does the rest as before.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from types import FrameType
 from typing import Any
 
@@ -53,3 +54,28 @@ def drain_on_signals(drain: Callable[[], None]) -> Callable[[], None]:
             signal.signal(sig, prior)
 
     return undo
+
+
+async def unless_stopping(stopping: asyncio.Event, *steps: Coroutine[Any, Any, None]) -> None:
+    """Run ``steps`` one after the other, unless ``stopping`` is set first: then the
+    step under way is cancelled and the rest are never run. Start-up that waits on an
+    unreachable state store (its connect timeouts) must not hold a stop."""
+
+    async def run() -> None:
+        for step in steps:
+            await step
+
+    work = asyncio.ensure_future(run())
+    stop = asyncio.ensure_future(stopping.wait())
+    try:
+        await asyncio.wait((work, stop), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop.cancel()
+        if not work.done():
+            work.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await work
+        for step in steps:
+            step.close()  # those never started: no "never awaited" warning
+    if not work.cancelled():
+        work.result()  # a step that failed fails start-up, as before

@@ -10,7 +10,7 @@ import logging
 import secrets
 import sys
 import time
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from typing import Any
 
 import msgspec
@@ -76,9 +76,10 @@ class RequestLogMiddleware:
     """One log line per HTTP request: request and trace ids, route, status, latency,
     owner, cart, where the cart came from and how many calls went to the store."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, caller: Callable[[], str] | None = None) -> None:
         self.app = app
         self.log = structlog.get_logger("cartsync.request")
+        self.caller = caller  # tracing on: the request's server span (``tracing.py``)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -92,10 +93,12 @@ class RequestLogMiddleware:
         )
         client = scope.get("client")
         agent = headers.get(b"user-agent")
+        span = self.caller() if self.caller is not None else ""
         facts = request_context.begin(
-            headers.get(b"traceparent", b"").decode("latin-1"),
+            span or headers.get(b"traceparent", b"").decode("latin-1"),
             client[0] if client else None,
             agent.decode("latin-1") if agent is not None else None,
+            traced=bool(span),
         )
         structlog.contextvars.bind_contextvars(request_id=request_id, trace_id=facts.trace_id)
         started = time.perf_counter()

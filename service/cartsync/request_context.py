@@ -3,7 +3,10 @@
 The web layer opens a context per request, noting who is calling (the client's address,
 as resolved through trusted proxies, and its user agent); the domain notes facts into it
 (where the cart came from, how many calls went to the store) without knowing about HTTP,
-and the upstream adapter reads the trace and the caller to pass on. Tasks started while
+and the upstream adapter reads the trace and the caller to pass on. The trace is the
+caller's ``traceparent`` continued by hand (a new span id per call to the store), or,
+with OpenTelemetry on (``tracing.py``), the request's server span, whose calls the
+httpx instrumentation then traces and propagates itself. Tasks started while
 serving a request (a lane leader, a background refresh) inherit the same context object,
 so calls they make are counted, traced and attributed to the request that started them.
 """
@@ -33,11 +36,16 @@ class RequestFacts:
     batch_size: int = 0  # operations in the upstream write that carried this request's ops
     client: str | None = None  # the caller's address (trusted proxies' X-Forwarded-For applied)
     user_agent: str | None = None
+    traced: bool = False  # OpenTelemetry records this request: it propagates the trace
     _forwarded: dict[str, str] | None = field(default=None, repr=False)
 
     def traceparent(self) -> str:
         """A W3C ``traceparent`` for one call to the store: our trace, a new span."""
         return f"00-{self.trace_id}-{secrets.token_hex(8)}-{self.trace_flags}"
+
+    def trace_headers(self) -> dict[str, str]:
+        """The trace header of one call to the store, unless OpenTelemetry sends its own."""
+        return {} if self.traced else {"traceparent": self.traceparent()}
 
     def forwarded(self) -> dict[str, str]:
         """What a call to the store says of the shopper it is made for (worked out once):
@@ -59,16 +67,21 @@ _current: ContextVar[RequestFacts | None] = ContextVar("cartsync_request", defau
 
 
 def begin(
-    traceparent: str | None, client: str | None = None, user_agent: str | None = None
+    traceparent: str | None,
+    client: str | None = None,
+    user_agent: str | None = None,
+    *,
+    traced: bool = False,
 ) -> RequestFacts:
     """Open the facts of a request, continuing the caller's trace when it sent a valid
     ``traceparent`` (W3C Trace Context), starting one otherwise; ``client`` and
-    ``user_agent`` are the caller's, passed on to the store."""
+    ``user_agent`` are the caller's, passed on to the store. ``traced``: the
+    ``traceparent`` is the request's own span, recorded by OpenTelemetry."""
     trace_id, flags = secrets.token_hex(16), "00"
     match = _TRACEPARENT.match(traceparent or "")
     if match and match[1] != _ZERO_TRACE and match[2] != _ZERO_SPAN:
         trace_id, flags = match[1], match[3]
-    facts = RequestFacts(trace_id, flags, client=client, user_agent=user_agent)
+    facts = RequestFacts(trace_id, flags, client=client, user_agent=user_agent, traced=traced)
     _current.set(facts)
     return facts
 

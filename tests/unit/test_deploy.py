@@ -108,3 +108,54 @@ def test_the_deployed_redis_is_durable() -> None:
     assert all(s["spec"]["volumeClaimTemplates"] for s in sets.values())
     overlay = (DEPLOY / "k8s" / "overlays" / "example" / "kustomization.yaml").read_text()
     assert "../../redis" in overlay
+
+
+def test_the_image_build_resolves_and_fetches_nothing_unpinned() -> None:
+    """Every pip install in the Dockerfile is --no-deps; the one build tool is pinned by
+    hash; the lock goes in as wheels only (an sdist would fetch its own build tools);
+    cartsync is built with that tool (no isolated, unpinned build environment); pip and
+    setuptools leave the venv the final stage copies, and it copies nothing else."""
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    installs = re.findall(r"pip install [^&\n]*", dockerfile)
+    assert len(installs) == 3
+    assert all("--no-deps" in install for install in installs)
+    assert "--require-hashes -r build-requirements.txt" in installs[0]
+    assert "--only-binary=:all: -r requirements.lock" in installs[1]
+    assert installs[2].rstrip(" \\").endswith("--no-build-isolation .")
+    assert "pip uninstall --yes --quiet pip setuptools" in dockerfile
+    final = dockerfile[dockerfile.rindex("\nFROM ") :]
+    assert re.findall(r"^COPY .*", final, re.M) == ["COPY --from=build /opt/cartsync /opt/cartsync"]
+    pins = (DEPLOY / "build-requirements.txt").read_text()
+    requirements = [line for line in pins.splitlines() if line and line[0] not in "# "]
+    assert requirements
+    assert all(re.fullmatch(r"[\w.-]+==[\w.]+ \\", line) for line in requirements)
+    assert pins.count("--hash=sha256:") == len(requirements)
+
+
+def test_the_build_context_holds_what_the_dockerfile_copies() -> None:
+    """.dockerignore admits only what deploy/Dockerfile copies (a Docker client sends no
+    virtualenv, and no stray bytecode reaches the image), and all of it."""
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    copied = {
+        source.rstrip("/")
+        for line in dockerfile.splitlines()
+        if line.startswith("COPY ") and "--from=" not in line
+        for source in line.split()[1:-1]
+    }
+    ignore = (DEPLOY.parent / ".dockerignore").read_text().splitlines()
+    admitted = {line[1:].rstrip("/") for line in ignore if line.startswith("!")}
+    assert "*" in ignore
+    assert admitted == copied
+
+
+def test_every_base_image_has_a_stand_in_for_the_image_test() -> None:
+    """`make image-test` runs on machines that reach no registry: every image the
+    Dockerfile and the compose file start from has a stand-in recipe."""
+    from deploy.image_test import STAND_IN_FOR, STAND_INS, base_images
+
+    images = base_images()
+    assert "docker.io/library/python:3.11-slim-bookworm" in images
+    assert len(images) == 3  # python, redis, nginx: cartsync's own image is built
+    for image in images:
+        repo = image.rsplit("/", 1)[-1].split(":")[0]
+        assert (STAND_INS / f"{STAND_IN_FOR[repo]}.Containerfile").is_file(), image

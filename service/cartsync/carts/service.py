@@ -28,6 +28,7 @@ from .orders import Orders
 from .owners import Owner
 from .policy import CartPolicy
 from .ports.state import Change, Message, Snapshot, StateLost, StateStore, StateUnavailable
+from .ports.tracing import NO_TRACING, Tracing
 from .ports.upstream import Capabilities, ProductQuery
 from .products import Catalogue
 from .reads import CartReads, CartView, ReadStats
@@ -65,7 +66,9 @@ class CartService:
         health: UpstreamHealth,
         watch: StateWatch,
         orders: Orders,
+        tracing: Tracing = NO_TRACING,
     ) -> None:
+        self._tracing = tracing
         self._policy = policy
         self._state = state
         self.capabilities = capabilities
@@ -104,6 +107,7 @@ class CartService:
         if not self.feed.closing:
             log.info("draining: streams closed, readiness off")
             self.feed.close_all()
+            self.lane.drain()
 
     async def close(self) -> None:
         grace = self._policy.shutdown_lane_grace_s if self.draining else 0.0
@@ -221,8 +225,9 @@ class CartService:
         now = time.time()
         tag = if_match.strip().removeprefix("W/").strip('"') if if_match else None
         group = new_op_id() if len(operations) > 1 else ""
+        caller = self._tracing.caller()  # the batch that carries them links to it
         queued = [
-            QueuedOp(op_id, op, tag if n == 0 else None, group, len(operations), now)
+            QueuedOp(op_id, op, tag if n == 0 else None, group, len(operations), now, caller)
             for n, (op_id, op) in enumerate(operations)
         ]
         return await self.lane.submit(cart_id, queued, self._policy.write_timeout_s)

@@ -186,6 +186,7 @@ class RedisStateStore:
         guest_cart_ttl_s: int = GUEST_CART_TTL_S,
         max_connections: int = 200,
         cluster: bool = False,
+        instrument: Callable[[redis.Redis | RedisCluster], None] | None = None,
     ) -> RedisStateStore:
         """A client on a blocking pool: past ``max_connections`` a command waits for a
         free connection (a burst of streams re-reading carts) instead of failing.
@@ -193,6 +194,7 @@ class RedisStateStore:
         ``cluster``: redis-py's cluster client on the same URL (any one node; the rest
         are discovered). Every key of one cart shares the hash tag ``{cart:ID}``, so each
         script and pipeline of a cart stays in one slot; PUBLISH reaches every node.
+        ``instrument``: tracing's hook for the client, when tracing is on.
         """
         client: redis.Redis | RedisCluster
         if url.startswith(SENTINEL_SCHEME):
@@ -228,6 +230,8 @@ class RedisStateStore:
                 health_check_interval=30,
             )
             client = redis.Redis(connection_pool=pool)
+        if instrument is not None:
+            instrument(client)
         return cls(client, cart_ttl_s=cart_ttl_s, guest_cart_ttl_s=guest_cart_ttl_s)
 
     @_translated

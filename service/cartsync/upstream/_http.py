@@ -1,5 +1,6 @@
 """One pooled HTTP client per store, shared by every adapter: timeouts, read retries,
-trace propagation, the shopper's address and user agent, and the upstream latency metric.
+trace propagation (by hand, or OpenTelemetry's httpx instrumentation when tracing is
+on), the shopper's address and user agent, and the upstream latency metric.
 
 Policy lives here; I/O is httpx's (keep-alive pool; a test may hand in a transport).
 Transport failures become the domain's upstream errors here and nowhere else: before
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +61,7 @@ class StoreClientSettings:
     read_timeout: float = 15.0
     read_retries: int = 2
     max_connections: int = 100
+    instrument: Callable[[httpx.AsyncClient], None] | None = None  # tracing's, when on
 
 
 class StoreClient:
@@ -81,6 +84,8 @@ class StoreClient:
             transport=transport,
             follow_redirects=False,
         )
+        if settings.instrument is not None:
+            settings.instrument(self._client)
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -102,11 +107,7 @@ class StoreClient:
         while True:
             facts = note_upstream_call()
             if facts is not None:  # on behalf of a request: its trace, who the shopper is
-                headers = {
-                    **(headers or {}),
-                    **facts.forwarded(),
-                    "traceparent": facts.traceparent(),
-                }
+                headers = {**(headers or {}), **facts.forwarded(), **facts.trace_headers()}
             started = time.perf_counter()
             try:
                 response = await self._client.request(

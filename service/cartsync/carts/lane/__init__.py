@@ -29,6 +29,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 
 from ..ports.state import Message, Snapshot, StateStore
+from ..ports.tracing import NO_TRACING, Tracing
 from ..ports.upstream import Upstream
 from ..snapshots import Snapshots
 from .batch import BatchRunner
@@ -55,6 +56,7 @@ class Lane:
         reconcile_grace_s: float = 30.0,
         linger_s: float = 0.0,
         on_upstream: Callable[[bool], None] | None = None,
+        tracing: Tracing = NO_TRACING,
     ) -> None:
         self._state = state
         self.stats = LaneStats()
@@ -93,6 +95,7 @@ class Lane:
             lease_ttl_s=lease_ttl_s,
             grace_s=reconcile_grace_s,
             on_upstream=seen,
+            tracing=tracing,
         )
         self._leadership = Leadership(
             state,
@@ -157,6 +160,10 @@ class Lane:
     async def read_upstream(self, cart_id: str, lease: str) -> Snapshot:
         """Read the cart from the store and record it (the caller holds the lease)."""
         return await self._reader.read(cart_id, lease)
+
+    def drain(self) -> None:
+        """The replica is stopping: callers stop waiting on a state store that is gone."""
+        self._waiters.stopping = True
 
     async def close(self, grace_s: float = 0.0) -> None:
         await self._leadership.close(grace_s)

@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from ..operations import Checkout
 from ..ports.state import Snapshot, StateStore
+from ..ports.tracing import NO_TRACING, Tracing
 from ..ports.upstream import BatchOutcome, Upstream
 from ..ports.upstream_errors import UpstreamOutcomeUnknown, UpstreamUnavailable
 from ..snapshots import Snapshots, decode
@@ -58,7 +59,9 @@ class BatchRunner:
         lease_ttl_s: float,
         grace_s: float,
         on_upstream: Callable[[bool], None],
+        tracing: Tracing = NO_TRACING,
     ) -> None:
+        self._tracing = tracing
         self._state = state
         self._upstream = upstream
         self._snapshots = snapshots
@@ -121,7 +124,8 @@ class BatchRunner:
             # The cart as the store has it now, not as last seen: that is what is ordered.
             stored = await self._reader.read(cart_id, lease)
             credentials = await self._credentials.get(cart_id)
-            return await self._checkout.run(cart_id, lease, head, stored, credentials or "")
+            with self._tracing.batch([head.trace], 1):  # a turn of its own
+                return await self._checkout.run(cart_id, lease, head, stored, credentials or "")
         batch = queue[:limit]
         for index, queued in enumerate(batch[1:], start=1):
             if queued.if_match is not None or isinstance(queued.operation, Checkout):
@@ -161,6 +165,19 @@ class BatchRunner:
         before: Snapshot,
         attempts: int,
         credentials: str | None = None,
+    ) -> bool:
+        """Send a turn and settle it, in a span linking the callers it carries."""
+        with self._tracing.batch([q.trace for q in batch], len(batch)):
+            return await self._send_traced(cart_id, lease, batch, before, attempts, credentials)
+
+    async def _send_traced(
+        self,
+        cart_id: str,
+        lease: str,
+        batch: list[QueuedOp],
+        before: Snapshot,
+        attempts: int,
+        credentials: str | None,
     ) -> bool:
         if credentials is None:
             credentials = await self._credentials.get(cart_id)

@@ -46,6 +46,7 @@ class Leadership:
         self._lease_ttl_s = lease_ttl_s
         self._linger_s = linger_s
         self._leading: dict[str, asyncio.Task[None]] = {}
+        self._closing = asyncio.Event()
 
     @property
     def count(self) -> int:
@@ -73,7 +74,9 @@ class Leadership:
     async def close(self, grace_s: float = 0.0) -> None:
         """Stop leading. Turns under way get ``grace_s`` to finish (at shutdown: what is
         left is other replicas' callers' work, and finishing it spares them waiting out
-        the lease)."""
+        the lease). A turn postponed meanwhile (the state store or the store failing) is
+        not tried again: it is left queued for the lease's next holder."""
+        self._closing.set()
         tasks = list(self._leading.values())
         if tasks and grace_s > 0:
             await asyncio.wait(tasks, timeout=grace_s)
@@ -159,7 +162,10 @@ class Leadership:
             except (UpstreamUnavailable, StateUnavailable, domain.CartError) as exc:
                 log.warning("turn postponed", cart_id=cart_id, error=type(exc).__name__)
                 first = None
-                await asyncio.sleep(backoff)
+                with contextlib.suppress(TimeoutError):  # a stop cuts the back-off short
+                    await asyncio.wait_for(self._closing.wait(), backoff)
+                if self._closing.is_set():
+                    return  # stopping: the queue waits for the lease's next holder
                 backoff = min(backoff * 2, 5.0)
                 continue
             first = None

@@ -31,6 +31,7 @@ class QueuedOp(msgspec.Struct, array_like=True):
     group: str = ""
     group_size: int = 1
     enqueued_at: float = 0.0
+    trace: str = ""  # the caller's span context (W3C traceparent), when tracing
 
 
 class OpResult(msgspec.Struct, omit_defaults=True):

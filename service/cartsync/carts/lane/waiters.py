@@ -9,7 +9,6 @@ reading the recorded results every second until its deadline.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable, Sequence
 
@@ -23,6 +22,7 @@ class Waiters:
     def __init__(self, state: StateStore) -> None:
         self._state = state
         self._futures: dict[str, asyncio.Future[OpResult]] = {}
+        self.stopping = False  # the replica is draining: see ``wait``
 
     @property
     def count(self) -> int:
@@ -47,7 +47,10 @@ class Waiters:
         kick: Callable[[str], None],
     ) -> list[OpResult | None]:
         """The results, None for those not in within ``timeout_s``; ``kick`` is called
-        when results are late (a dead holder: someone must take the lease)."""
+        when results are late (a dead holder: someone must take the lease). While the
+        replica is stopping, a state store that cannot be read ends the wait at once
+        (None: the operations stay queued, and a retry with the same key learns their
+        results): holding the stop until the timeout would learn nothing more."""
         deadline = time.monotonic() + timeout_s
         pending = set(futures)
         while pending:
@@ -61,17 +64,24 @@ class Waiters:
             if pending:
                 # Missed announcement, or a dead holder: read recorded results, and
                 # take the lease if nobody holds it.
-                await self.fetch(cart_id, sorted(pending))
+                reachable = await self.fetch(cart_id, sorted(pending))
                 pending = {op_id for op_id in pending if not futures[op_id].done()}
+                if pending and not reachable and self.stopping:
+                    break
                 if pending:
                     kick(cart_id)
         return [futures[op_id].result() if futures[op_id].done() else None for op_id in futures]
 
-    async def fetch(self, cart_id: str, op_ids: Sequence[str]) -> None:
-        with contextlib.suppress(StateUnavailable):
-            for raw in await self._state.results(cart_id, op_ids):
-                if raw is not None:
-                    self.resolve(RESULT.decode(raw))
+    async def fetch(self, cart_id: str, op_ids: Sequence[str]) -> bool:
+        """Resolve the recorded results; False when the state store could not be read."""
+        try:
+            recorded = await self._state.results(cart_id, op_ids)
+        except StateUnavailable:
+            return False
+        for raw in recorded:
+            if raw is not None:
+                self.resolve(RESULT.decode(raw))
+        return True
 
     def resolve(self, result: OpResult) -> None:
         future = self._futures.get(result.op_id)
