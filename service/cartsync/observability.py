@@ -6,6 +6,7 @@ the owner's opaque id and the cart id, never a token or a request body.
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 import sys
@@ -30,11 +31,17 @@ from .settings import Settings
 _HIDDEN = ("token", "authorization", "cart_token", "nonce", "body", "password", "cookie")
 
 
+@functools.lru_cache(maxsize=1024)
+def _is_hidden(key: str) -> bool:
+    return any(hidden in key.lower() for hidden in _HIDDEN)
+
+
 def _drop_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> Mapping[str, Any]:
-    """Last line of defence: no field that could hold a secret reaches a log."""
-    for key in list(event):
-        if any(hidden in key.lower() for hidden in _HIDDEN):
-            event[key] = "[hidden]"
+    """Last line of defence: no field that could hold a secret reaches a log. Field names
+    come from the code, a few dozen in all: the verdict per name is cached (testing each
+    name against each hidden word was 12 µs a line, half a hot read's logging)."""
+    for key in [key for key in event if _is_hidden(key)]:
+        event[key] = "[hidden]"
     return event
 
 

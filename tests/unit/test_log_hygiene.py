@@ -1,0 +1,45 @@
+"""Logs carry no secrets: a field whose name could hold one is hidden, whatever the
+code that logged it, and the verdict per name holds however often a name is seen."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import structlog
+
+from cartsync.observability import configure_logging
+from cartsync.settings import load_settings
+
+BASE = {
+    "CARTSYNC_UPSTREAM_URL": "https://shop.example",
+    "CARTSYNC_JWT_SECRET": "s" * 32,
+    "CARTSYNC_JWT_ISSUER": "https://shop.example",
+    "CARTSYNC_JWT_AUDIENCE": "cartsync",
+    "CARTSYNC_GUEST_SECRET": "g" * 32,
+    "CARTSYNC_LOG_FORMAT": "json",
+}
+
+
+def test_fields_that_could_hold_a_secret_are_hidden(capfd: pytest.CaptureFixture[str]) -> None:
+    configure_logging(load_settings(BASE))
+    log = structlog.get_logger("test")
+    secret = "eyJhbGciOiJIUzI1NiJ9.secret"
+    for _ in range(3):  # the cached verdict gives the same answer every time
+        log.info(
+            "upstream call",
+            cart_token=secret,
+            Authorization=f"Bearer {secret}",
+            upstream_nonce=secret,
+            request_body=secret,
+            owner="u_1",
+            status=200,
+        )
+    lines = [json.loads(line) for line in capfd.readouterr().err.splitlines() if line]
+    assert len(lines) == 3
+    for line in lines:
+        assert secret not in json.dumps(line)
+        for hidden in ("cart_token", "Authorization", "upstream_nonce", "request_body"):
+            assert line[hidden] == "[hidden]"
+        assert line["owner"] == "u_1"
+        assert line["status"] == 200
