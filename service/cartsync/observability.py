@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import secrets
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
@@ -96,7 +95,9 @@ class RequestLogMiddleware:
         headers = dict(scope["headers"])
         incoming = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = (
-            incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else secrets.token_hex(8)
+            incoming
+            if 0 < len(incoming) <= 64 and incoming.isprintable()
+            else request_context.new_request_id()
         )
         client = scope.get("client")
         agent = headers.get(b"user-agent")

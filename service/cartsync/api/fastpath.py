@@ -16,7 +16,6 @@ address and user agent are noted for upstream calls on the full path only).
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -27,6 +26,7 @@ from prometheus_client import Counter
 
 from ..carts.errors import RateLimited
 from ..carts.reads import parse_tag
+from ..request_context import new_request_id
 from .headers import NOSNIFF, securing
 
 Scope = MutableMapping[str, Any]
@@ -102,7 +102,7 @@ class FastCartReads:
                 if wanted[1] == snapshot.version:
                     status = 304
         if not (request_id and len(request_id) <= 64):
-            request_id = secrets.token_hex(8).encode()
+            request_id = new_request_id().encode()
         headers: list[tuple[bytes, bytes]] = [
             (b"etag", snapshot.etag.encode()),
             _CACHE,
