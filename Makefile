@@ -93,12 +93,12 @@ stack: setup
 
 ## image-test: build deploy/Dockerfile and run it (gateway and storesim from the one image), then
 ##             deploy/compose.yaml (Redis, storesim, two replicas, nginx), checking both through
-##             HTTP; prints build time, image size, seconds to ready (deploy/image_test.py).
+##             HTTP; prints build time, image size, seconds to ready (deploy/imagetest/).
 ##             ENGINE=podman (default: Debian's, installed when missing) or ENGINE=docker.
 ##             Base images a registry cannot give are built as stand-ins from Debian
 ENGINE ?= podman
 IMAGE_TEST_VENV := $(VENV)/image-test
-IMAGE_TEST = $(BIN)/python deploy/image_test.py --engine $(ENGINE) --compose $(IMAGE_TEST_VENV)/bin/podman-compose
+IMAGE_TEST = $(BIN)/python -m deploy.imagetest --engine $(ENGINE) --compose $(IMAGE_TEST_VENV)/bin/podman-compose
 $(IMAGE_TEST_VENV)/.installed: deploy/image-test-requirements.txt
 	$(PYTHON) -m venv $(IMAGE_TEST_VENV)
 	$(IMAGE_TEST_VENV)/bin/python -m pip install --quiet --no-deps -r deploy/image-test-requirements.txt

@@ -151,7 +151,7 @@ def test_the_build_context_holds_what_the_dockerfile_copies() -> None:
 def test_every_base_image_has_a_stand_in_for_the_image_test() -> None:
     """`make image-test` runs on machines that reach no registry: every image the
     Dockerfile and the compose file start from has a stand-in recipe."""
-    from deploy.image_test import STAND_IN_FOR, STAND_INS, base_images
+    from deploy.imagetest.bases import STAND_IN_FOR, STAND_INS, base_images
 
     images = base_images()
     assert "docker.io/library/python:3.11-slim-bookworm" in images
