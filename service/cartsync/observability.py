@@ -6,6 +6,7 @@ the owner's opaque id and the cart id, never a token or a request body.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import logging
 import sys
@@ -59,6 +60,8 @@ def configure_logging(settings: Settings) -> None:
     else:
         renderer = structlog.dev.ConsoleRenderer(colors=False)
         factory = structlog.PrintLoggerFactory(file=sys.stderr)
+    global _request_sink
+    _request_sink = sys.stderr.buffer if json_logs and level <= logging.INFO else None
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -76,6 +79,31 @@ def configure_logging(settings: Settings) -> None:
 
 def _encode_line(event: Any, **_: Any) -> bytes:
     return msgspec.json.encode(event)
+
+
+_request_sink: Any = None  # JSON lines at info: where ``request_line`` writes directly
+_encoder = msgspec.json.Encoder()
+_UTC = datetime.UTC
+
+
+def request_line(fields: dict[str, Any]) -> None:
+    """The hot read's request line, the same JSON line structlog writes (the request's
+    bound context, the fields, ``event``, ``level``, ``timestamp``) without its processor
+    chain: 13 µs a line there, a seventh of a hot read's CPU. The fields are the hot
+    read's own, none of them secret. Console logs, or a level above info, go through
+    structlog as every other line does."""
+    sink = _request_sink
+    if sink is None:
+        structlog.get_logger("cartsync.request").info("request", **fields)
+        return
+    line = fields
+    line["event"] = "request"
+    for name, value in structlog.contextvars.get_contextvars().items():
+        line.setdefault(name, value)  # as merge_contextvars: the line's own fields win
+    line["level"] = "info"
+    line["timestamp"] = datetime.datetime.now(tz=_UTC).isoformat().replace("+00:00", "Z")
+    sink.write(_encoder.encode(line) + b"\n")
+    sink.flush()
 
 
 class RequestLogMiddleware:

@@ -20,12 +20,12 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-import structlog
 from litestar import Litestar
 from prometheus_client import Counter
 
 from ..carts.errors import RateLimited
 from ..carts.reads import parse_tag
+from ..observability import request_line
 from ..request_context import new_request_id
 from .headers import NOSNIFF, securing
 
@@ -40,7 +40,6 @@ _READ_200 = FAST_READS.labels("200")
 _READ_304 = FAST_READS.labels("304")
 _JSON = (b"content-type", b"application/json")
 _CACHE = (b"cache-control", b"private, no-cache")
-log = structlog.get_logger("cartsync.request")
 
 
 class FastCartReads:
@@ -118,22 +117,20 @@ class FastCartReads:
             _READ_304.inc()
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
-        traced = {}
+        line = {
+            "method": "GET",
+            "path": "/v1/cart",
+            "status": status,
+            "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+            "request_id": request_id.decode("latin-1"),
+            "owner": owner.id,
+            "cache": "near",
+            "upstream_calls": 0,
+            "fast": True,
+        }
         if self._tracing is not None:  # a span of our own: the instrumentation costs more
-            traced["trace_id"] = self._tracing.hot_read(traceparent, status, started)
-        log.info(
-            "request",
-            method="GET",
-            path="/v1/cart",
-            status=status,
-            latency_ms=round((time.perf_counter() - started) * 1000, 3),
-            request_id=request_id.decode("latin-1"),
-            owner=owner.id,
-            cache="near",
-            upstream_calls=0,
-            fast=True,
-            **traced,
-        )
+            line["trace_id"] = self._tracing.hot_read(traceparent, status, started)
+        request_line(line)
         return True
 
 
