@@ -12,6 +12,7 @@ are, since a second attempt could apply twice.
 from __future__ import annotations
 
 import asyncio
+import http.cookiejar
 import re
 import time
 from collections.abc import Callable
@@ -53,6 +54,20 @@ def route_label(path: str) -> str:
     return _ID_SEGMENT.sub("/{id}", path)
 
 
+class _NoCookies(http.cookiejar.CookieJar):
+    """A jar that keeps nothing. One client serves every cart, so a cookie the store set
+    for one cart's session (``wp_woocommerce_session_*`` when a request carried no valid
+    Cart-Token) would go out on the next cart's requests; each cart is named by its own
+    credentials instead. Parsing and storing ``Set-Cookie`` was also ~0.3 ms of CPU a
+    write (profiled)."""
+
+    def extract_cookies(self, response: object, request: object) -> None:
+        return None
+
+    def add_cookie_header(self, request: object) -> None:
+        return None
+
+
 @dataclass(frozen=True, slots=True)
 class StoreClientSettings:
     """How to talk to the store, whichever API it speaks."""
@@ -83,6 +98,7 @@ class StoreClient:
             headers={"Accept": "application/json", "User-Agent": "cartsync"},
             transport=transport,
             follow_redirects=False,
+            cookies=_NoCookies(),
         )
         if settings.instrument is not None:
             settings.instrument(self._client)
