@@ -11,7 +11,14 @@ import pytest
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
-from cartsync.carts.ports.state import Change, Generation, Snapshot, StateLost, StateStore
+from cartsync.carts.ports.state import (
+    Change,
+    Commit,
+    Generation,
+    Snapshot,
+    StateLost,
+    StateStore,
+)
 from cartsync.state.memory import MemoryStateStore
 from cartsync.state.redis import RedisStateStore
 
@@ -173,6 +180,60 @@ class TestCoordination:
         assert await store.queued(cart, 10) == [b"c"]
         assert await store.inflight(cart) is None
         assert await store.results(cart, ["a", "b", "c"]) == [b"ra", b"rb", None]
+
+    async def test_queueing_takes_an_idle_carts_lease_and_reads_its_first_turn(
+        self, store: StateStore
+    ) -> None:
+        """enqueue_and_lead: queued either way; the lease, the queue's head, the snapshot
+        and the credentials only when nobody held the lease; nothing on a lost cart."""
+        cart = await _cart(store)
+        epoch, version = await store.reserve_version(cart)
+        stored = _snapshot(epoch, version, b'{"a":1}')
+        assert await store.store_snapshot(cart, stored)
+        await store.set_upstream_token(cart, "tok")
+        head = await store.enqueue_and_lead(cart, [b"a", b"b"], "holder", 10, 1)
+        assert head is not None
+        assert head.read
+        assert (head.inflight, head.queued, head.credentials) == (None, [b"a"], "tok")
+        assert head.snapshot is not None
+        assert head.snapshot.tag == stored.tag
+        assert head.snapshot.body == stored.body
+        assert await store.lease_holder(cart) == "holder"
+        assert await store.enqueue_and_lead(cart, [b"c"], "other", 10, 25) is None
+        assert await store.queued(cart, 10) == [b"a", b"b", b"c"]
+        await _wipe(store)
+        with pytest.raises(StateLost):
+            await store.enqueue_and_lead(cart, [b"d"], "late", 10, 25)
+
+    async def test_a_commit_stores_the_next_version_records_and_releases(
+        self, store: StateStore
+    ) -> None:
+        """commit: fenced; the snapshot only as the next version of the sequence (else
+        BEHIND and nothing recorded); the lease released on an empty queue, else the
+        queue's head returned."""
+        cart = await _cart(store)
+        epoch, version = await store.reserve_version(cart)
+        assert await store.store_snapshot(cart, _snapshot(epoch, version))
+        await store.enqueue(cart, [b"a", b"b"])
+        assert await store.acquire_lease(cart, "holder", 10)
+        assert (await store.commit(cart, "intruder", 1, {"a": b"ra"}, 60)).status is Commit.LOST
+        skipped = _snapshot(epoch, version + 2, b"{}", "d2")
+        done = await store.commit(cart, "holder", 1, {"a": b"ra"}, 60, snapshot=skipped)
+        assert done.status is Commit.BEHIND
+        assert await store.results(cart, ["a"]) == [None]
+        following = _snapshot(epoch, version + 1, b'{"n":2}', "d2")
+        done = await store.commit(
+            cart, "holder", 1, {"a": b"ra"}, 60, snapshot=following, release=True, limit=5
+        )
+        assert (done.status, done.queued) == (Commit.KEPT, [b"b"])
+        current = await store.snapshot(cart)
+        assert current is not None
+        assert (current.tag, current.body) == (following.tag, b'{"n":2}')
+        assert await store.reserve_version(cart) == (epoch, version + 2)  # the sequence moved
+        done = await store.commit(cart, "holder", 1, {"b": b"rb"}, 60, release=True)
+        assert done.status is Commit.RELEASED
+        assert await store.lease_holder(cart) is None
+        assert await store.results(cart, ["a", "b"]) == [b"ra", b"rb"]
 
     async def test_only_the_holder_records_a_batch_in_flight(self, store: StateStore) -> None:
         cart = await _cart(store)

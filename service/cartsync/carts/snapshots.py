@@ -56,6 +56,21 @@ class Snapshots:
             self.near.put(cart_id, stored)
         return stored
 
+    def following(self, cart_id: str, cart: model.Cart, current: Snapshot) -> Snapshot | None:
+        """The snapshot that follows ``current`` (the stored one, read by the lease holder)
+        when ``cart`` is what the store answered: the next version of its sequence, for
+        the holder to store in the same step that records its results (the state store
+        refuses it if the sequence moved on). None when the content is unchanged (then
+        ``record`` only moves the confirmation time)."""
+        cart = _marked(cart, current.lost_at)
+        digest = digest_of(cart)
+        if current.digest == digest:
+            return None
+        version = current.version + 1
+        return _encoded(
+            cart_id, cart, current.epoch, version, self._clock(), digest, current.lost_at
+        )
+
     async def record(
         self, cart_id: str, cart: model.Cart, lease_token: str, current: Snapshot | None = None
     ) -> Snapshot | None:
@@ -65,8 +80,7 @@ class Snapshots:
         if current is None:
             current = await self._state.snapshot(cart_id)
         lost_at = current.lost_at if current is not None else await self._state.lost_flag(cart_id)
-        if lost_at is not None:
-            cart = msgspec.structs.replace(cart, errors=[LOST_ERROR, *cart.errors])
+        cart = _marked(cart, lost_at)
         digest = digest_of(cart)
         if current is not None and current.digest == digest:
             await self._state.touch_snapshot(cart_id, current.version, now)
@@ -76,13 +90,31 @@ class Snapshots:
             self.near.put(cart_id, confirmed)
             return confirmed
         epoch, version = await self._state.reserve_version(cart_id)
-        content = msgspec.structs.replace(
-            cart, id=cart_id, version=f"{epoch}.{version}", stale=False
-        )
-        snapshot = Snapshot(epoch, version, now, digest, _ENCODER.encode(content), lost_at)
+        snapshot = _encoded(cart_id, cart, epoch, version, now, digest, lost_at)
         if not await self._state.store_snapshot(cart_id, snapshot, lease_token):
             if await self._state.lease_holder(cart_id) != lease_token:
                 return None
             return await self.current(cart_id)
         self.near.put(cart_id, snapshot)  # the store announced it to every replica
         return snapshot
+
+
+def _marked(cart: model.Cart, lost_at: float | None) -> model.Cart:
+    """A cart whose earlier state was lost says so in its errors until the mark is
+    cleared."""
+    if lost_at is None:
+        return cart
+    return msgspec.structs.replace(cart, errors=[LOST_ERROR, *cart.errors])
+
+
+def _encoded(
+    cart_id: str,
+    cart: model.Cart,
+    epoch: str,
+    version: int,
+    fetched_at: float,
+    digest: str,
+    lost_at: float | None,
+) -> Snapshot:
+    content = msgspec.structs.replace(cart, id=cart_id, version=f"{epoch}.{version}", stale=False)
+    return Snapshot(epoch, version, fetched_at, digest, _ENCODER.encode(content), lost_at)

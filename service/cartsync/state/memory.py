@@ -15,7 +15,10 @@ from dataclasses import dataclass, replace
 from ..carts.ports.state import (
     Change,
     ChangeHandler,
+    Commit,
+    Committed,
     Generation,
+    Head,
     Message,
     ResultsReady,
     Snapshot,
@@ -217,6 +220,44 @@ class MemoryStateStore:
         self._inflight.pop(cart_id, None)
         await self.publish(ResultsReady(cart_id, tuple(results)))
         return True
+
+    async def enqueue_and_lead(
+        self, cart_id: str, entries: Sequence[bytes], token: str, ttl_s: float, limit: int
+    ) -> Head | None:
+        await self.enqueue(cart_id, entries)
+        first = await self.lead(cart_id, token, ttl_s, limit)
+        if first is None:
+            return None
+        return Head(first[0], first[1], self._stored(cart_id), self._tokens.get(cart_id), True)
+
+    async def commit(
+        self,
+        cart_id: str,
+        token: str,
+        count: int,
+        results: Mapping[str, bytes],
+        ttl_s: int,
+        *,
+        snapshot: Snapshot | None = None,
+        release: bool = False,
+        limit: int = 0,
+    ) -> Committed:
+        if self._holder(cart_id) != token:
+            return Committed(Commit.LOST)
+        if snapshot is not None:
+            self._exists(cart_id)
+            sequence = self._sequences.get(cart_id)
+            if sequence != (snapshot.epoch, snapshot.version - 1):
+                return Committed(Commit.BEHIND)
+            self._sequences[cart_id] = (snapshot.epoch, snapshot.version)
+            self._snapshots[cart_id] = snapshot
+            await self.publish(Change(cart_id, snapshot.epoch, snapshot.version))
+        await self.complete(cart_id, token, count, results, ttl_s)
+        if not release:
+            return Committed(Commit.KEPT)
+        if await self.release_lease(cart_id, token) == 1:
+            return Committed(Commit.RELEASED)
+        return Committed(Commit.KEPT, list(self._queues.get(cart_id, [])[:limit]))
 
     async def results(self, cart_id: str, op_ids: Sequence[str]) -> list[bytes | None]:
         recorded = self._results.get(cart_id, {})

@@ -115,8 +115,7 @@ class Lane:
         op_ids = [q.op_id for q in queued]
         futures = self._waiters.register(op_ids)
         try:
-            await self._state.enqueue(cart_id, [encode_op(q) for q in queued])
-            self.kick(cart_id)
+            await self._leadership.enqueue(cart_id, [encode_op(q) for q in queued])
             return await self._waiters.wait(cart_id, futures, timeout_s, self.kick)
         finally:
             self._waiters.release(op_ids)

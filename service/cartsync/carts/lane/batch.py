@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 
 from ..operations import Checkout
-from ..ports.state import Snapshot, StateStore
+from ..ports.state import Commit, Committed, Head, Snapshot, StateStore
 from ..ports.tracing import NO_TRACING, Tracing
 from ..ports.upstream import BatchOutcome, Upstream
 from ..ports.upstream_errors import UpstreamOutcomeUnknown, UpstreamUnavailable
@@ -41,6 +41,11 @@ from .recovery import Recovery, Resend
 from .waiters import Waiters
 
 _ATTEMPTS = 3  # sends of one write whose answers keep getting lost
+
+Turn = bool | Head | None
+"""How a turn ended: True done (the lease kept), False the lease was lost, None done
+and the lease released (nothing was queued), a ``Head``: done, the lease kept, and what
+the next turn starts from."""
 
 
 class BatchRunner:
@@ -76,9 +81,15 @@ class BatchRunner:
         self._on_upstream = on_upstream
 
     async def run(
-        self, cart_id: str, lease: str, queue: list[QueuedOp], raw_inflight: bytes | None
-    ) -> bool:
-        """Process the head of the queue; False when the lease was lost."""
+        self,
+        cart_id: str,
+        lease: str,
+        queue: list[QueuedOp],
+        raw_inflight: bytes | None,
+        known: Head | None = None,
+    ) -> Turn:
+        """Process the head of the queue; ``known``: the snapshot and credentials were
+        read with the queue (``Head.read``)."""
         if raw_inflight is not None:
             record = INFLIGHT.decode(raw_inflight)
             if record.order is not None and queue:
@@ -97,7 +108,10 @@ class BatchRunner:
             return await self._after_recovery(cart_id, lease, lost, outcome, _ATTEMPTS)
         limit = self._upstream.capabilities.max_batch
         try:
-            stored, credentials = await self._state.snapshot_and_token(cart_id)
+            if known is not None and known.read:
+                stored, credentials = known.snapshot, known.credentials
+            else:
+                stored, credentials = await self._state.snapshot_and_token(cart_id)
             if stored is None or self._upstream.renewal_due(credentials, time.time()):
                 # A cart never read, or credentials to renew before they land us in a
                 # new cart: read the store first.
@@ -105,8 +119,7 @@ class BatchRunner:
                 credentials = await self._credentials.get(cart_id)
         except UpstreamUnavailable as exc:
             # Nothing has left: these operations certainly did not apply.
-            batch = queue[:limit]
-            return await self._waiters.complete(cart_id, lease, len(batch), not_applied(batch, exc))
+            return await self._finish(cart_id, lease, not_applied(queue[:limit], exc))
         head = queue[0]
         if head.if_match is not None and head.if_match != stored.tag:
             group = [head]
@@ -114,7 +127,7 @@ class BatchRunner:
                 raw = await self._state.queued(cart_id, head.group_size)
                 group = [q for q in map(QUEUED.decode, raw) if q.group == head.group]
             failed = precondition_failed(group, stored)
-            return await self._waiters.complete(cart_id, lease, len(failed), failed)
+            return await self._finish(cart_id, lease, failed, stored, credentials)
         if stored.lost_at is not None and head.if_match is not None:
             # The owner names a version of the cart as it is since its state was lost:
             # they have seen the loss, so the cart need not say it any more.
@@ -147,7 +160,8 @@ class BatchRunner:
             return False
         if answered[0] is not None:
             # Queued twice (a retry raced the first attempt): answered already, drop it.
-            return await self._waiters.complete(cart_id, lease, 1, [RESULT.decode(answered[0])])
+            answer = [RESULT.decode(answered[0])]
+            return await self._finish(cart_id, lease, answer, stored, credentials)
         if any(a is not None for a in answered):
             # Not recorded in flight (begin_batch saw answered ones): record the prefix.
             batch = batch[: next(i for i, a in enumerate(answered) if a is not None)]
@@ -165,7 +179,7 @@ class BatchRunner:
         before: Snapshot,
         attempts: int,
         credentials: str | None = None,
-    ) -> bool:
+    ) -> Turn:
         """Send a turn and settle it, in a span linking the callers it carries."""
         with self._tracing.batch([q.trace for q in batch], len(batch)):
             return await self._send_traced(cart_id, lease, batch, before, attempts, credentials)
@@ -178,7 +192,7 @@ class BatchRunner:
         before: Snapshot,
         attempts: int,
         credentials: str | None,
-    ) -> bool:
+    ) -> Turn:
         if credentials is None:
             credentials = await self._credentials.get(cart_id)
         if credentials is None:
@@ -200,8 +214,9 @@ class BatchRunner:
         except UpstreamUnavailable as exc:
             # Certainly not applied (not sent, or refused before running): retry is safe.
             self._on_upstream(False)
-            return await self._waiters.complete(cart_id, lease, len(batch), not_applied(batch, exc))
+            return await self._finish(cart_id, lease, not_applied(batch, exc), before, credentials)
         self._on_upstream(True)
+        carried = outcome.credentials or credentials  # what the next turn sends
         if (
             outcome.cart is not None
             and outcome.credentials is not None
@@ -212,7 +227,8 @@ class BatchRunner:
             # went to a new cart. Put the rest of the cart back beside them.
             restored = await self._reader.restore(cart_id, decode(before), outcome.credentials)
             outcome = dataclasses.replace(outcome, cart=restored, credentials=None)
-        return await self._record(cart_id, lease, batch, before, outcome)
+            carried = None  # the rebuild stored its own: the next turn reads them
+        return await self._record(cart_id, lease, batch, before, outcome, carried)
 
     async def _record(
         self,
@@ -221,30 +237,90 @@ class BatchRunner:
         batch: list[QueuedOp],
         before: Snapshot,
         outcome: BatchOutcome,
-    ) -> bool:
-        """Store the cart the store answered and record each operation's result."""
+        carried: str | None,
+    ) -> Turn:
+        """Store the cart the store answered and record each operation's result: in one
+        step with the lease's release when the cart changed and its version is the next
+        (the usual turn), else step by step."""
         await self._credentials.keep(cart_id, outcome.credentials)
+        following = None
+        if outcome.cart is not None and before.epoch:
+            # ``before`` is what the holder read under this lease: the stored snapshot.
+            following = self._snapshots.following(cart_id, outcome.cart, before)
+        if following is not None:
+            results = _results(batch, outcome, following)
+            done = await self._waiters.commit(
+                cart_id,
+                lease,
+                len(results),
+                results,
+                snapshot=following,
+                release=True,
+                limit=self._upstream.capabilities.max_batch,
+            )
+            if done.status is not Commit.BEHIND:
+                if done.status is not Commit.LOST:
+                    self._snapshots.near.put(cart_id, following)  # announced to every replica
+                return self._woken(done, results, following, carried)
+            # The sequence moved on (a version reserved and never stored): step by step.
         after = before
         if outcome.cart is not None:
-            # ``before`` is what the holder read under this lease: the stored snapshot.
             recorded = await self._snapshots.record(
                 cart_id, outcome.cart, lease, current=before if before.epoch else None
             )
             if recorded is None:
                 return False
             after = recorded
-        size = len(batch)
-        results = [
-            OpResult(q.op_id, "applied", etag=after.etag, body=after.body, batch=size)
-            if refusal is None
-            else refused(q.op_id, refusal.error, after if refusal.cart is not None else None, size)
-            for q, refusal in zip(batch, outcome.refusals, strict=True)
-        ]
-        return await self._waiters.complete(cart_id, lease, len(results), results)
+        return await self._finish(cart_id, lease, _results(batch, outcome, after), after, carried)
+
+    async def _finish(
+        self,
+        cart_id: str,
+        lease: str,
+        results: list[OpResult],
+        current: Snapshot | None = None,
+        credentials: str | None = None,
+    ) -> Turn:
+        """Record a turn's results (its operations leave the queue) and let the lease go
+        when nothing more is queued; ``current``: the stored cart now, which the next
+        turn may start from (with ``credentials``)."""
+        limit = self._upstream.capabilities.max_batch
+        done = await self._waiters.commit(
+            cart_id, lease, len(results), results, release=True, limit=limit
+        )
+        return self._woken(done, results, current, credentials)
+
+    def _woken(
+        self,
+        done: Committed,
+        results: list[OpResult],
+        current: Snapshot | None,
+        credentials: str | None,
+    ) -> Turn:
+        if done.status is Commit.LOST:
+            return False
+        self._waiters.wake(results)
+        if done.status is Commit.RELEASED:
+            return None
+        if done.queued:
+            known = current is not None and credentials is not None
+            return Head(None, done.queued, current, credentials, read=known)
+        return True
 
     async def _after_recovery(
         self, cart_id: str, lease: str, lost: list[QueuedOp], outcome: bool | Resend, attempts: int
-    ) -> bool:
+    ) -> Turn:
         if isinstance(outcome, Resend):
             return await self._send(cart_id, lease, lost, outcome.before, attempts - 1)
         return outcome
+
+
+def _results(batch: list[QueuedOp], outcome: BatchOutcome, after: Snapshot) -> list[OpResult]:
+    """Each operation's result, with the cart after the turn."""
+    size = len(batch)
+    return [
+        OpResult(q.op_id, "applied", etag=after.etag, body=after.body, batch=size)
+        if refusal is None
+        else refused(q.op_id, refusal.error, after if refusal.cart is not None else None, size)
+        for q, refusal in zip(batch, outcome.refusals, strict=True)
+    ]

@@ -20,9 +20,9 @@ from collections.abc import AsyncIterator, Callable
 import structlog
 
 from .. import errors as domain
-from ..ports.state import StateStore, StateUnavailable
+from ..ports.state import Head, StateStore, StateUnavailable
 from ..ports.upstream_errors import UpstreamUnavailable
-from .batch import BatchRunner
+from .batch import BatchRunner, Turn
 from .records import QUEUED, LaneStats
 
 log = structlog.get_logger(__name__)
@@ -53,15 +53,31 @@ class Leadership:
         """Carts whose lane this replica is draining now."""
         return len(self._leading)
 
-    def kick(self, cart_id: str, held: str | None = None) -> None:
+    def kick(self, cart_id: str, held: str | None = None, first: Head | None = None) -> None:
         """Try to become the cart's holder and drain its queue (in the background);
-        ``held``: we already hold the lease with this token."""
+        ``held``: we already hold the lease with this token (``first``: and read this)."""
         task = self._leading.get(cart_id)
         if task is not None and not task.done() and held is None:
             return
-        task = asyncio.create_task(self._lead(cart_id, held))
+        task = asyncio.create_task(self._lead(cart_id, held, first))
         self._leading[cart_id] = task
         task.add_done_callback(lambda done: self._ended(cart_id, done))
+
+    async def enqueue(self, cart_id: str, entries: list[bytes]) -> None:
+        """Queue operations and see that someone drains them. When this replica is not
+        draining the cart already, the operations are queued and the lease tried in one
+        step that also reads what the first turn needs (an idle cart's write starts its
+        turn without another round trip)."""
+        task = self._leading.get(cart_id)
+        if task is not None and not task.done():
+            await self._state.enqueue(cart_id, entries)
+            return  # our holder takes them in its next turn (or its release refuses)
+        lease = secrets.token_hex(8)
+        first = await self._state.enqueue_and_lead(
+            cart_id, entries, lease, self._lease_ttl_s, self._max_batch
+        )
+        if first is not None:
+            self.kick(cart_id, held=lease, first=first)
 
     def _ended(self, cart_id: str, task: asyncio.Task[None]) -> None:
         if self._leading.get(cart_id) is task:
@@ -120,19 +136,19 @@ class Leadership:
                 return
             renewed = time.monotonic()
 
-    async def _lead(self, cart_id: str, held: str | None = None) -> None:
+    async def _lead(self, cart_id: str, held: str | None = None, first: Head | None = None) -> None:
         lease = held or secrets.token_hex(8)
-        first: tuple[bytes | None, list[bytes]] | None = None
         if held is None:
             try:
-                first = await self._state.lead(cart_id, lease, self._lease_ttl_s, self._max_batch)
+                lead = await self._state.lead(cart_id, lease, self._lease_ttl_s, self._max_batch)
             except StateUnavailable:
                 return
-            if first is None:
+            if lead is None:
                 return
-            if first[0] is not None:
-                self._stats.lease_takeovers += 1
-                log.info("lease taken over with a write in flight", cart_id=cart_id)
+            first = Head(*lead)
+        if first is not None and first.inflight is not None:
+            self._stats.lease_takeovers += 1
+            log.info("lease taken over with a write in flight", cart_id=cart_id)
         me = asyncio.current_task()
 
         def stop_sending() -> None:
@@ -149,9 +165,7 @@ class Leadership:
         finally:
             await _stop(renew)
 
-    async def _drain(
-        self, cart_id: str, lease: str, first: tuple[bytes | None, list[bytes]] | None
-    ) -> None:
+    async def _drain(self, cart_id: str, lease: str, first: Head | None) -> None:
         """Turn after turn until the queue is empty. Any failure (the store, or the state
         store between two steps: a Redis restart) postpones the turn under the same
         lease, with a back-off; the renewal stops the drain if the lease cannot be kept."""
@@ -168,6 +182,10 @@ class Leadership:
                     return  # stopping: the queue waits for the lease's next holder
                 backoff = min(backoff * 2, 5.0)
                 continue
+            if isinstance(done, Head):
+                first = done  # the turn's last step read what the next one starts from
+                backoff = 0.2
+                continue
             first = None
             if done is None:
                 return  # the queue is empty and the lease released
@@ -176,12 +194,13 @@ class Leadership:
                 return  # another holder carries on
             backoff = 0.2
 
-    async def _turn(
-        self, cart_id: str, lease: str, first: tuple[bytes | None, list[bytes]] | None
-    ) -> bool | None:
-        """One turn: True done, False the lease was lost, None nothing left (released)."""
+    async def _turn(self, cart_id: str, lease: str, first: Head | None) -> Turn:
+        """One turn: True done, False the lease was lost, None nothing left (released),
+        a ``Head``: done, and the next turn starts from it."""
+        known = None
         if first is not None and not self._linger_s:
-            raw_inflight, raw_queue = first  # read with the lease: one round trip
+            raw_inflight, raw_queue = first.inflight, first.queued  # read with the lease
+            known = first
         else:
             if self._linger_s:
                 await asyncio.sleep(self._linger_s)
@@ -196,7 +215,7 @@ class Leadership:
             if await self._state.release_lease(cart_id, lease) == 0:
                 return True  # work was queued meanwhile: another turn
             return None
-        return await self._runner.run(cart_id, lease, queue, raw_inflight)
+        return await self._runner.run(cart_id, lease, queue, raw_inflight, known)
 
 
 async def _stop(task: asyncio.Task[None]) -> None:

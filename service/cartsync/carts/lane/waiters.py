@@ -12,7 +12,15 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 
-from ..ports.state import Message, ResultsReady, StateStore, StateUnavailable
+from ..ports.state import (
+    Commit,
+    Committed,
+    Message,
+    ResultsReady,
+    Snapshot,
+    StateStore,
+    StateUnavailable,
+)
 from .records import PACK, RESULT, RESULTS_TTL_S, OpResult
 
 _POLL_S = 1.0
@@ -108,7 +116,14 @@ class Waiters:
         """Results announced by a holder (maybe on another replica). A gap (None) needs
         nothing: waiters read recorded results periodically anyway."""
         if isinstance(message, ResultsReady):
-            mine = [op_id for op_id in message.op_ids if op_id in self._futures]
+            # Those this replica carried itself were resolved as they were recorded: a
+            # read of them would cost a round trip and learn nothing.
+            futures = self._futures
+            mine = [
+                op_id
+                for op_id in message.op_ids
+                if (future := futures.get(op_id)) is not None and not future.done()
+            ]
             if mine:
                 await self.fetch(message.cart_id, mine)
 
@@ -121,9 +136,38 @@ class Waiters:
     ) -> bool:
         """Record results and drop their operations from the queue (fenced by the
         lease), then wake the local waiters; False when the lease was lost."""
-        packed = {r.op_id: PACK.encode(r) for r in results}
-        if not await self._state.complete(cart_id, lease, count, packed, RESULTS_TTL_S):
+        done = await self.commit(cart_id, lease, count, results)
+        if done.status is Commit.LOST:
             return False
+        self.wake(results)
+        return True
+
+    async def commit(
+        self,
+        cart_id: str,
+        lease: str,
+        count: int,
+        results: list[OpResult],
+        *,
+        snapshot: Snapshot | None = None,
+        release: bool = False,
+        limit: int = 0,
+    ) -> Committed:
+        """``complete`` in the state store's ``commit`` step (with the turn's snapshot,
+        and the lease let go when nothing is queued); the caller wakes the waiters
+        (``wake``) once its near copy is the cart they will be answered with."""
+        packed = {r.op_id: PACK.encode(r) for r in results}
+        return await self._state.commit(
+            cart_id,
+            lease,
+            count,
+            packed,
+            RESULTS_TTL_S,
+            snapshot=snapshot,
+            release=release,
+            limit=limit,
+        )
+
+    def wake(self, results: list[OpResult]) -> None:
         for result in results:
             self.resolve(result)
-        return True

@@ -1,6 +1,6 @@
 """The state store port: the few operations the cart service needs, atomic where it matters.
 
-The domain owns this port; two backends implement it: Redis (``state/redis.py``) for
+The domain owns this port; two backends implement it: Redis (``state/redis/``) for
 any number of replicas, and an in-process store (``state/memory.py``), the embedded
 default for a single instance. One contract test suite holds both to the same
 behaviour.
@@ -8,6 +8,7 @@ behaviour.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -73,6 +74,36 @@ class ResultsReady:
 
     cart_id: str
     op_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """What a cart's new lease holder learns in the step that made it the holder: the
+    in-flight record, the head of the queue and, when ``read``, the stored snapshot and
+    credentials (read in the same step: a write to an idle cart needs no other round
+    trip before its batch)."""
+
+    inflight: bytes | None
+    queued: list[bytes]
+    snapshot: Snapshot | None = None
+    credentials: str | None = None
+    read: bool = False
+
+
+class Commit(enum.Enum):
+    LOST = "lost"  # the lease is not the holder's: nothing was recorded
+    BEHIND = "behind"  # the snapshot's version is not the next one: nothing was recorded
+    KEPT = "kept"  # recorded; the lease stays the holder's
+    RELEASED = "released"  # recorded; the queue was empty and the lease is released
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """The outcome of ``StateStore.commit``; ``queued``: the head of the queue, when the
+    holder asked to release and work was queued (its next turn needs no read)."""
+
+    status: Commit
+    queued: list[bytes] | None = None
 
 
 Message = Change | ResultsReady
@@ -180,6 +211,33 @@ class StateStore(Protocol):
     ) -> bool:
         """Fenced: record ``results``, drop the first ``count`` queued operations and the
         in-flight record, and announce the results (``ResultsReady``), in one step."""
+
+    async def enqueue_and_lead(
+        self, cart_id: str, entries: Sequence[bytes], token: str, ttl_s: float, limit: int
+    ) -> Head | None:
+        """``enqueue``, then ``lead`` with ``token`` and, when the lease was taken, the
+        stored snapshot and credentials (``Head.read``), in one step. None: someone
+        holds the lease (the operations are queued all the same). ``StateLost`` as
+        ``enqueue`` (nothing queued)."""
+
+    async def commit(
+        self,
+        cart_id: str,
+        token: str,
+        count: int,
+        results: Mapping[str, bytes],
+        ttl_s: int,
+        *,
+        snapshot: Snapshot | None = None,
+        release: bool = False,
+        limit: int = 0,
+    ) -> Committed:
+        """``complete`` (fenced by the lease) and, in the same step: with ``snapshot``,
+        store it first, only if its version is the next of the cart's sequence (as
+        ``reserve_version`` would have given it: ``BEHIND`` and nothing done when not)
+        and announce it; with ``release``, release the lease if the queue is then empty,
+        else return its first ``limit`` operations. ``StateLost`` when the cart's record
+        is gone (with ``snapshot``)."""
 
     async def results(self, cart_id: str, op_ids: Sequence[str]) -> list[bytes | None]:
         """Recorded results of operations, None where not (yet) recorded."""
