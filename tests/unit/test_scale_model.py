@@ -52,3 +52,25 @@ def test_the_costs_come_from_a_run_and_the_table_names_them() -> None:
     assert "| 100,000 |" in text
     with pytest.raises(KeyError):
         costs_from({"cached_read": results["cached_read"]})
+
+
+def test_each_goal_is_judged_against_its_limit_and_missing_ones_say_so() -> None:
+    from bench.goals import rows
+
+    results = {
+        "added_latency": {"added_p50": 3.5, "gateway_cpu_ms_per_write": 1.5},
+        "cached_read": {
+            "rows": {
+                "bare": [{"connections": 64, "rps": 100.0, "p99_ms": 10.0}],
+                "raw_asgi": [{"connections": 64, "rps": 300.0, "p99_ms": 5.0}],
+                "read_200": [{"connections": 64, "rps": 110.0, "p99_ms": 13.0}],
+            }
+        },
+    }
+    verdicts = {goal.split(" <=")[0].split(" >=")[0]: (f, v) for goal, f, v in rows(results)}
+    assert verdicts["write: added p50 over the store"] == ("3.50 ms", "MISSED")
+    assert verdicts["write: gateway CPU a single write"] == ("1.50 ms", "met")
+    assert verdicts["cached read (200) at 64 conn., x bare Litestar"] == ("1.10x", "met")
+    assert verdicts["cached read (200) at 64 conn., x raw ASGI"] == ("0.37x", "MISSED")
+    assert verdicts["cached read p99 at 64 conn., x bare's p99"] == ("1.30x", "MISSED")
+    assert verdicts["Redis: bytes a 7-line cart"] == ("not measured", "-")
