@@ -3,33 +3,26 @@
 Each event is the whole compact cart; its id is the cart's version, so a reconnecting
 client sends ``Last-Event-ID`` and gets the current cart at once if it is behind.
 Browsers' ``EventSource`` cannot send an Authorization header: they open the stream
-with ``?stream_token=`` from ``POST /v1/cart/events/token`` (valid one minute).
+with ``?stream_token=`` from ``POST /v1/cart/events/token`` (valid one minute). The
+owner and the cart are settled before the answer starts (a state store outage is a
+503 then); the stream itself is written by ``streams.StreamHub``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-import structlog
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import HeaderParameter, QueryParameter
-from litestar.response import ServerSentEvent, ServerSentEventMessage
+from litestar.response import ServerSentEvent
 
-from ..auth import Authenticator, Owner
-from ..carts.errors import CartError
-from ..carts.ports.state import StateUnavailable
+from ..auth import Authenticator
 from ..carts.service import CartService
 from .dependencies import Caller, provide_caller
 from .docs import AUTHENTICATED, BEARER, documented, ok
 from .schemas import StreamToken
-
-log = structlog.get_logger(__name__)
-RETRY_MS = 2000
-RECONNECT_MS = 100  # the hint sent as a stream ends because its replica stops
+from .streams import EventStream, Receive, Send, StreamHub
 
 
 class EventsController(Controller):
@@ -89,44 +82,12 @@ class EventsController(Controller):
             owner = await authenticator.owner(request.headers.get("authorization"))
         state.limits.check_request(owner.id)
         service: CartService = state.service
-        return ServerSentEvent(
-            _stream(service, owner, last_event_id, state.settings.sse_heartbeat_s),
-            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-        )
+        cart_id = await service.cart_id(owner)
+        found: StreamHub | None = state.get("streams")
+        hub = found or StreamHub(service, state.settings.sse_heartbeat_s)
+        state.streams = hub
 
+        async def serve(send: Send, receive: Receive) -> None:
+            await hub.serve(owner, cart_id, last_event_id, send, receive)
 
-async def _stream(
-    service: CartService, owner: Owner, last_event_id: str | None, heartbeat_s: float
-) -> AsyncIterator[ServerSentEventMessage]:
-    cart_id = await service.cart_id(owner)
-    sent = (last_event_id or "").strip().strip('"')
-    with service.feed.listen(cart_id) as changes:
-        yield ServerSentEventMessage(data=None, comment="cartsync", retry=RETRY_MS)
-        while True:
-            try:
-                view = await service.read(owner)
-            except (CartError, StateUnavailable) as exc:
-                # A passing outage: keep the stream, try again on the next change or beat.
-                log.warning("change feed read failed", error=type(exc).__name__)
-                yield ServerSentEventMessage(data=None, comment="unavailable")
-                await asyncio.sleep(1.0)
-                continue
-            tag = view.etag.strip('"')
-            if tag != sent:
-                yield ServerSentEventMessage(data=view.body.decode(), id=tag, event="cart")
-                sent = tag
-            if service.draining:
-                break
-            try:
-                async with asyncio.timeout(heartbeat_s):
-                    await changes.get()
-            except TimeoutError:
-                yield ServerSentEventMessage(data=None, comment="keep-alive")
-            with contextlib.suppress(asyncio.QueueEmpty):
-                while True:  # several changes arrived: one read gives the newest cart
-                    changes.get_nowait()
-            if service.draining:
-                break
-        # This replica is stopping: the client reconnects (to another one) right away,
-        # with Last-Event-ID, so it misses nothing.
-        yield ServerSentEventMessage(data=None, comment="shutting down", retry=RECONNECT_MS)
+        return EventStream(serve, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

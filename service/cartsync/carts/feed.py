@@ -19,11 +19,18 @@ _QUEUE_SIZE = 16
 class ChangeFeed:
     def __init__(self) -> None:
         self._listeners: defaultdict[str, set[asyncio.Queue[Change | None]]] = defaultdict(set)
+        self._shared = 0
         self.closing = False
 
     @property
     def open_streams(self) -> int:
-        return sum(len(queues) for queues in self._listeners.values())
+        """Listeners (long polls, streams) open, each stream counted."""
+        return sum(len(queues) for queues in self._listeners.values()) + self._shared
+
+    def count_streams(self, delta: int) -> None:
+        """Streams that share one listener (the web layer feeds the streams of an owner
+        from one) beyond the listener itself, so ``open_streams`` counts each."""
+        self._shared += delta
 
     @contextlib.contextmanager
     def listen(self, cart_id: str) -> Iterator[asyncio.Queue[Change | None]]:
