@@ -15,6 +15,7 @@ the adapter keeps the newest one it was sent, in memory.
 from __future__ import annotations
 
 import base64
+import functools
 import time
 from typing import Any
 
@@ -28,6 +29,13 @@ def claims(token: str | None) -> dict[str, Any]:
     """The Cart-Token's payload, read without its secret (only the store has it)."""
     if not token or token.count(".") != 2:
         return {}
+    return _payload(token)
+
+
+@functools.lru_cache(maxsize=4096)
+def _payload(token: str) -> dict[str, Any]:
+    """Decoded once a token: a turn asks about the same two tokens seven times (lost?
+    renewal due? worth storing?), 2.5 µs a decode. Callers only read the dict."""
     part = token.split(".")[1]
     try:
         payload = msgspec.json.decode(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
