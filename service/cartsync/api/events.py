@@ -16,13 +16,15 @@ from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import HeaderParameter, QueryParameter
 from litestar.response import ServerSentEvent
+from litestar.types import Empty
+from litestar.utils.scope.state import ScopeState
 
 from ..auth import Authenticator
 from ..carts.service import CartService
 from .dependencies import Caller, provide_caller
 from .docs import AUTHENTICATED, BEARER, documented, ok
 from .schemas import StreamToken
-from .streams import EventStream, Receive, Send, StreamHub
+from .streams import EventStream, StreamHub
 
 
 class EventsController(Controller):
@@ -86,8 +88,7 @@ class EventsController(Controller):
         found: StreamHub | None = state.get("streams")
         hub = found or StreamHub(service, state.settings.sse_heartbeat_s)
         state.streams = hub
-
-        async def serve(send: Send, receive: Receive) -> None:
-            await hub.serve(owner, cart_id, last_event_id, send, receive)
-
-        return EventStream(serve, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+        # The parsed request headers would be kept for as long as the stream is open
+        # (hours, times every stream): drop them, they were read.
+        ScopeState.from_scope(request.scope).headers = Empty
+        return EventStream(hub, owner, cart_id, last_event_id)

@@ -21,11 +21,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, cast
 
 import structlog
-from litestar.response import ServerSentEvent
+from litestar.datastructures import MutableScopeHeaders
+from litestar.response import ServerSentEvent, Stream
 from litestar.response.base import ASGIResponse
 from litestar.response.streaming import ASGIStreamingResponse
 
@@ -174,11 +175,10 @@ class StreamHub:
         sent = (last_event_id or "").strip().strip('"')
         group, member = self._join(owner, cart_id, sent)
         loop = asyncio.get_running_loop()
-        gone = asyncio.ensure_future(_client_gone(receive))
-        gone.add_done_callback(lambda _: member.wake("gone"))
+        gone = _Watch(receive, lambda: member.wake("gone"))
         try:
             await _body(send, OPENING)
-            while not gone.done():
+            while not gone.done:
                 if member.pending is not None:
                     tag, frame = member.pending
                     member.pending = None
@@ -199,9 +199,63 @@ class StreamHub:
                 if why == _BEAT:
                     await _body(send, KEEP_ALIVE)
         finally:
-            gone.cancel()
+            gone.close()
             self._leave(group, member)
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+class _Watch:
+    """Waits for ``http.disconnect`` without a task of its own.
+
+    A task per stream (plus its context copy) was a tenth of a stream's memory, for a
+    wait that ends once. This steps the ``receive()`` coroutine by hand, the way a task
+    would: it yields the future it waits on (or None: run again soon), and each step
+    runs when that future is done.
+    """
+
+    __slots__ = ("_coro", "_gone", "_receive", "done")
+
+    def __init__(self, receive: Receive, gone: Callable[[], None]) -> None:
+        self._receive = receive
+        self._gone = gone
+        self.done = False
+        self._coro: Coroutine[Any, Any, Any] | None = None
+        self._next()
+
+    def _next(self) -> None:
+        self._coro = cast(Coroutine[Any, Any, Any], self._receive())
+        self._step()
+
+    def _step(self, _: object = None) -> None:
+        coro = self._coro
+        if coro is None:
+            return
+        try:
+            waiting = coro.send(None)
+        except StopIteration as finished:
+            message = finished.value
+            if message["type"] == "http.disconnect":
+                self._coro = None
+                self.done = True
+                self._gone()
+            else:
+                self._next()  # a request body part: listen on
+            return
+        except BaseException:
+            self._coro = None
+            self.done = True
+            self._gone()
+            raise
+        if waiting is None:
+            asyncio.get_running_loop().call_soon(self._step)
+        else:
+            waiting._asyncio_future_blocking = False
+            waiting.add_done_callback(self._step)
+
+    def close(self) -> None:
+        coro, self._coro = self._coro, None
+        if coro is not None:
+            coro.close()
 
 
 def _set(waiter: asyncio.Future[str], why: str) -> None:
@@ -218,29 +272,47 @@ async def _client_gone(receive: Receive) -> None:
         pass
 
 
-Serve = Callable[[Send, Receive], Awaitable[None]]
+_StreamArgs = tuple["StreamHub", Owner, str, str | None]
 
 
 class _LeanStreamResponse(ASGIStreamingResponse):
     """Litestar's streaming response with its body written by ``StreamHub.serve``
     (instead of an anyio task group around an iterator)."""
 
-    __slots__ = ("_serve",)
+    __slots__ = ("_args",)
 
-    def __init__(self, serve: Serve, **kwargs: Any) -> None:
+    def __init__(self, args: _StreamArgs, **kwargs: Any) -> None:
         super().__init__(iterator=(), **kwargs)
-        self._serve = serve
+        self._args: _StreamArgs | None = args
 
     async def send_body(self, send: Any, receive: Any) -> None:
-        await self._serve(send, receive)
+        assert self._args is not None
+        hub, owner, cart_id, last_event_id = self._args
+        self._args = None
+        self.headers = MutableScopeHeaders()  # sent already: not kept for hours
+        await hub.serve(owner, cart_id, last_event_id, send, receive)
 
 
 class EventStream(ServerSentEvent):
-    """A ``ServerSentEvent`` (same headers, same OpenAPI answer) whose body is ``serve``."""
+    """A ``ServerSentEvent`` (its headers, its OpenAPI answer) written by ``StreamHub``.
 
-    def __init__(self, serve: Serve, headers: dict[str, str]) -> None:
-        super().__init__((), headers=headers)
-        self._serve = serve
+    ``ServerSentEvent``'s own iterator machinery is not built: nothing would use it.
+    """
+
+    def __init__(
+        self, hub: StreamHub, owner: Owner, cart_id: str, last_event_id: str | None
+    ) -> None:
+        super(Stream, self).__init__(  # Response's: ServerSentEvent's builds its iterator
+            content=(),
+            media_type="text/event-stream",
+            headers={
+                "Cache-Control": "no-store",
+                "Connection": "keep-alive",
+                "X-Accel-Buffering": "no",
+            },
+        )
+        self.iterator = ()
+        self._args: _StreamArgs = (hub, owner, cart_id, last_event_id)
 
     def to_asgi_response(
         self,
@@ -258,7 +330,7 @@ class EventStream(ServerSentEvent):
     ) -> ASGIResponse:
         merged = {**headers, **self.headers} if headers is not None else self.headers
         return _LeanStreamResponse(
-            self._serve,
+            self._args,
             background=self.background or background,
             content_length=0,
             cookies=self.cookies if cookies is None else itertools.chain(self.cookies, cookies),
