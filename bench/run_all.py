@@ -2,8 +2,9 @@
 
     python -m bench.run_all [--quick] [--out bench/results]
 
-Writes ``results.json`` (every figure), ``results.md`` (the tables, as the scenarios
-print them) and one PNG chart per scenario group. ``--quick`` runs every scenario for
+Prints each scenario's ``goal:`` lines (the figure beside the goal, met or missed) as
+it finishes. Writes ``results.json`` (every figure), ``results.md`` (the tables, as the
+scenarios print them) and one PNG chart per scenario group. ``--quick`` runs every scenario for
 about a second so CI keeps the scripts working; its figures mean nothing.
 """
 
@@ -30,6 +31,7 @@ SCENARIOS: list[tuple[str, str, list[str], list[str]]] = [
     ("checkout_faults", "bench.checkout_faults", ["--carts", "40"], ["--quick"]),
     ("shopping", "bench.shopping", ["--shoppers", "200"], ["--quick"]),
     ("change_feed", "bench.change_feed", [], ["--quick"]),
+    ("fanout", "bench.fanout", [], ["--quick"]),
     ("footprint", "bench.footprint", [], ["--quick"]),
     ("storesim_speed", "bench.storesim_speed", [], ["--quick"]),
 ]
@@ -63,6 +65,9 @@ def run(out: Path, quick: bool) -> dict[str, Any]:
         )
         if done.returncode != 0:
             raise SystemExit(f"{name} failed:\n{done.stdout}\n{done.stderr}")
+        for line in done.stdout.splitlines():  # each goal with its figure, met or missed
+            if line.startswith(("goal:", "ceiling:")):
+                print(f"  {line}", flush=True)
         sections.append(f"## {name}\n\n{done.stdout.strip()}\n")
         if json_path.exists():
             results[name] = json.loads(json_path.read_text())
