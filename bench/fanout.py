@@ -5,7 +5,8 @@ over the users, every device's event timed from the writer's acknowledgement.
                            [--quick] [--json out.json]
 
 Starts its own redis-server, storesim (latency off) and one gateway replica pinned to
-CPU 0; this client runs on CPU 1 with its file limit raised to the hard limit. Phases:
+CPU 0, started with a soft limit of 1,024 open files (a common default; the gateway
+raises its own); this client runs on CPU 1 with its limit raised to the hard one. Phases:
 every user's cart is made (one write each), ``--baseline`` paced writes with no stream
 open give the gateway's CPU per write, the streams are opened (RSS and open files read
 at 0, 10 %, 50 % and 100 % of them), then ``--writes`` writes at ``--rate`` per second,
@@ -50,6 +51,15 @@ def raise_fd_limit() -> int:
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return hard
+
+
+def start_low() -> int:
+    """Servers started from here inherit a soft limit of 1,024 open files, a common
+    default: the gateway's own figure then says whether it raises it (``cli.serve``)."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    low = min(1024, hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (low, hard))
+    return low
 
 
 def fd_limit(pid: int) -> int:
@@ -150,8 +160,8 @@ async def open_streams(
 
 
 async def measure(args: argparse.Namespace) -> dict[str, Any]:
-    client_fd_limit = raise_fd_limit()
     redis_process, redis_url = _redis()
+    started_with = start_low()
     sim_port, port = free_port(), free_port()
     env = gateway_env(f"http://127.0.0.1:{sim_port}", redis_url)
     users, streams = args.users, args.users * args.devices
@@ -159,6 +169,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     try:
         with storesim(sim_port), gateway(port, env) as process:
             pid = process.pid
+            client_fd_limit = raise_fd_limit()
             if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
                 os.sched_setaffinity(0, {1})  # the servers are on CPU 0
             await paced_writes(port, tokens, list(range(users)), 10_000, 16)  # carts made
@@ -207,6 +218,8 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     stream_cpu = max(0.0, load.cpu - baseline_per_write * len(written))
     rss0, full = steps[0]["rss_mib"], steps[-1]
     per_stream_kib = (full["rss_mib"] - rss0) * 1024 / max(1, streams)
+    first = steps[1]
+    marginal_kib = (full["rss_mib"] - first["rss_mib"]) * 1024 / max(1, streams - first["streams"])
     fds0 = int(steps[0]["fds"])
     by_fds = gateway_fd_limit - fds0
     by_memory = int((GOAL_RSS_MIB - rss0) * 1024 / per_stream_kib) if per_stream_kib > 0 else 0
@@ -230,6 +243,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         "rss_after_writes_mib": after_rss,
         "fds_after_writes": after_fds,
         "memory_per_stream_kib": per_stream_kib,
+        "memory_per_stream_marginal_kib": marginal_kib,
         "open_cpu_per_stream_ms": opening.cpu / max(1, streams) * 1000,
         "open_wall_s": opening.wall,
         "idle_cpu_share": idle.cpu / idle.wall,
@@ -244,6 +258,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         "client_loop_lag_p99_ms": pct(lag.lags_ms, 0.99),
         "client_fd_limit": client_fd_limit,
         "gateway_fd_limit": gateway_fd_limit,
+        "gateway_started_with_fd_limit": started_with,
         "gateway_fds_idle": fds0,
         "ceiling_by_fds": by_fds,
         "ceiling_by_memory_budget": by_memory,
@@ -276,7 +291,8 @@ def report(r: dict[str, Any], quick: bool) -> None:
     print(
         f"client (CPU 1): {r['client_cpu_share'] * 100:.0f} % of a core during the writes, "
         f"loop lag p99 {r['client_loop_lag_p99_ms']:.1f} ms; fd limits: client "
-        f"{r['client_fd_limit']:,}, gateway {r['gateway_fd_limit']:,} "
+        f"{r['client_fd_limit']:,}, gateway {r['gateway_fd_limit']:,} (started with "
+        f"{r['gateway_started_with_fd_limit']:,}) "
         f"({r['gateway_fds_idle']} in use with no stream, {r['fds_after_writes']:,} with all)"
     )
     all_open = r["opened"] == r["streams"] and r["alive_after_writes"] == r["streams"]
@@ -315,8 +331,9 @@ def report(r: dict[str, Any], quick: bool) -> None:
         f"ceiling: {min(r['ceiling_by_fds'], r['ceiling_by_memory_budget']):,} streams a "
         f"worker, set by {limit}: the gateway's limit of {r['gateway_fd_limit']:,} open files "
         f"allows {r['ceiling_by_fds']:,} (one socket a stream); at "
-        f"{r['memory_per_stream_kib']:.1f} KiB a stream the {GOAL_RSS_MIB:.0f} MiB budget "
-        f"allows {r['ceiling_by_memory_budget']:,}"
+        f"{r['memory_per_stream_kib']:.1f} KiB a stream ({r['memory_per_stream_marginal_kib']:.1f}"
+        f" KiB each beyond the first {r['rss_steps'][1]['streams']:,}) the "
+        f"{GOAL_RSS_MIB:.0f} MiB budget allows {r['ceiling_by_memory_budget']:,}"
     )
 
 

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import secrets
 import subprocess
 import sys
@@ -62,6 +63,26 @@ def server_options(settings: Settings) -> dict[str, object]:
     }
 
 
+def raise_open_files_limit() -> int:
+    """Raise this process's soft limit on open files to the hard limit; returns it.
+
+    Every change stream holds a socket for as long as it is open, so the soft limit
+    (often 1,024) would cap a worker's streams long before its memory does (about
+    20 KiB a stream, ``bench.fanout``). The hard limit is the operator's to set (``ulimit
+    -Hn``, the container runtime's ``nofile``); workers started by ``--workers`` inherit
+    the raised limit.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1_048_576)
+    if soft == resource.RLIM_INFINITY or soft >= target:
+        return soft
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError):
+        return soft
+    return target
+
+
 def serve(args: argparse.Namespace) -> None:
     try:
         settings = load_settings()
@@ -82,6 +103,7 @@ def serve(args: argparse.Namespace) -> None:
         tracing_check()
     except TracingError as exc:
         _fail(str(exc))
+    raise_open_files_limit()
     uvicorn.run(
         "cartsync.cli:app_from_env",
         factory=True,
