@@ -100,6 +100,18 @@ class _Group:
         member.wake("end")
 
     async def _run(self) -> None:
+        try:
+            await self._feed()
+        except Exception:
+            # Not an outage it knows: its streams end (a reconnect makes a new group),
+            # as a stream whose own read raised did before.
+            log.exception("change feed group failed", cart_id=self.cart_id)
+        # This replica is stopping (or the group failed): every stream ends with a
+        # reconnect hint.
+        for member in self.members:
+            self._end(member)
+
+    async def _feed(self) -> None:
         service = self.hub.service
         with service.feed.listen(self.cart_id) as changes:
             while True:
@@ -126,9 +138,6 @@ class _Group:
                         changes.get_nowait()
                 if service.draining:
                     break
-        # This replica is stopping: every stream ends with a reconnect hint.
-        for member in self.members:
-            self._end(member)
 
     def _comment(self, comment: bytes) -> None:
         for member in self.members:
