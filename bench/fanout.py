@@ -146,6 +146,11 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     by_memory = int((GOAL_RSS_MIB - rss0) * 1024 / per_stream_kib) if per_stream_kib > 0 else 0
     cpu_per_event_us = (watched_cpu - quiet_cpu) / max(1, events) * 1e6
     return {
+        # What bench.goals reads (issue 15's fan-out goals):
+        "streams_open": min(full["streams"], alive),
+        "delivered_share": events / expected if expected else 0.0,
+        "p99_ms": pct(latencies, 0.99),
+        "rss_mib": max(full["rss_mib"], after_rss),
         "users": users,
         "devices": args.devices,
         "streams": streams,
@@ -201,7 +206,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
 
 def report(r: dict[str, Any], quick: bool) -> None:
     def verdict(ok: bool) -> str:
-        return "met" if ok else "MISSED"
+        return ("met" if ok else "MISSED") + (" (quick)" if quick else "")
 
     note = " (quick: figures mean nothing)" if quick else ""
     steps = ", ".join(f"{s['streams']:,}: {s['rss_mib']:.0f} MiB" for s in r["rss_steps"])
