@@ -20,8 +20,8 @@ from typing import Any
 class Goal:
     name: str
     figure: Callable[[dict[str, Any]], float]  # KeyError: not in this run
-    limit: float
-    at_least: bool  # the figure must be >= the limit (else <=)
+    limit: float | None  # None: a figure the issue asks to measure, with no limit
+    at_least: bool = False  # the figure must be >= the limit (else <=)
     unit: str = ""
 
 
@@ -93,14 +93,19 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
     out = []
     for goal in GOALS:
         sign = ">=" if goal.at_least else "<="
-        wanted = f"{goal.name} {sign} {goal.limit:g}{goal.unit}"
+        wanted = (
+            goal.name if goal.limit is None else f"{goal.name} {sign} {goal.limit:g}{goal.unit}"
+        )
         try:
             value = goal.figure(results)
         except (KeyError, StopIteration, TypeError):
             out.append((wanted, "not measured", "-"))
             continue
-        met = value >= goal.limit if goal.at_least else value <= goal.limit
         shown = f"{value:,.2f}{goal.unit}" if abs(value) < 100 else f"{value:,.0f}{goal.unit}"
+        if goal.limit is None:
+            out.append((wanted, shown, "measured"))
+            continue
+        met = value >= goal.limit if goal.at_least else value <= goal.limit
         out.append((wanted, shown, "met" if met else "MISSED"))
     return out
 

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from . import goals, scale_model
 from .profile import py_spy_binary
 
 SCENARIOS: list[tuple[str, str, list[str], list[str]]] = [
@@ -71,8 +72,14 @@ def run(out: Path, quick: bool) -> dict[str, Any]:
         sections.append(f"## {name}\n\n{done.stdout.strip()}\n")
         if json_path.exists():
             results[name] = json.loads(json_path.read_text())
+    summary = [f"## Goals (issue 15)\n\n{goals.table(results)}\n"]
+    try:
+        summary.append(f"## Scale model\n\n{scale_model.table(scale_model.costs_from(results))}\n")
+    except KeyError as missing:
+        summary.append(f"## Scale model\n\nnot computed: {missing} not in this run\n")
+    print("\n" + "\n".join(summary), flush=True)
     (out / "results.json").write_text(json.dumps(results, indent=1))
-    (out / "results.md").write_text("\n".join(sections))
+    (out / "results.md").write_text("\n".join([sections[0], *summary, *sections[1:]]))
     charts(out, results)
     return results
 

@@ -43,7 +43,11 @@ def test_the_costs_come_from_a_run_and_the_table_names_them() -> None:
             }
         },
         "added_latency": {"gateway_cpu_ms_per_write": 2.0},
-        "fanout": {"cpu_us_per_event": 50.0, "kib_per_stream": 8.0, "rss_idle_mib": 70.0},
+        "fanout": {
+            "cpu_per_event_us": 50.0,
+            "memory_per_stream_kib": 8.0,
+            "rss_steps": [{"streams": 0, "rss_mib": 70.0}],
+        },
         "footprint": {"bytes_per_cart": 2048.0},
     }
     assert costs_from(results) == COSTS
