@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 
 import pytest
 import structlog
 
+from cartsync import observability
 from cartsync.observability import configure_logging
 from cartsync.settings import load_settings
 
@@ -20,6 +22,17 @@ BASE = {
     "CARTSYNC_GUEST_SECRET": "g" * 32,
     "CARTSYNC_LOG_FORMAT": "json",
 }
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_it_was() -> Iterator[None]:
+    """These tests log to a captured stderr: put logging back as it was, or later tests
+    (in the same process) would write to a stream that is closed by then."""
+    saved = structlog.get_config()
+    sink = observability._request_sink
+    yield
+    structlog.configure(**saved)
+    observability._request_sink = sink
 
 
 def test_fields_that_could_hold_a_secret_are_hidden(capfd: pytest.CaptureFixture[str]) -> None:

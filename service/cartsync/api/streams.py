@@ -106,10 +106,12 @@ class _Group:
             # Not an outage it knows: its streams end (a reconnect makes a new group),
             # as a stream whose own read raised did before.
             log.exception("change feed group failed", cart_id=self.cart_id)
-        # This replica is stopping (or the group failed): every stream ends with a
-        # reconnect hint.
-        for member in self.members:
-            self._end(member)
+        finally:
+            # This replica is stopping, or the group failed (even its log line: a
+            # stream left waiting here would wait for good): every stream ends with
+            # a reconnect hint.
+            for member in self.members:
+                self._end(member)
 
     async def _feed(self) -> None:
         service = self.hub.service
