@@ -111,6 +111,10 @@ class Address(_Sparse):
     email: str | None = None
 
 
+# The address's fields as both stores name them, in order; the email is billing's alone.
+ADDRESS_FIELDS: tuple[str, ...] = tuple(f for f in Address.__struct_fields__ if f != "email")
+
+
 class CartError(_Out):
     code: str
     message: str

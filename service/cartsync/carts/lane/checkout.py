@@ -233,15 +233,7 @@ class CheckoutTurn:
         )
         await self._state.record_order(cart_id, ref.id, PACK.encode(record))
         after = await self._reader.read(cart_id, lease)  # the cart the order emptied
-        result = OpResult(
-            queued.op_id,
-            "applied",
-            etag=after.etag,
-            body=after.body,
-            batch=1,
-            order=_ENCODE.encode(order),
-        )
-        return await self._finish(cart_id, lease, [result])
+        return await self._finish(cart_id, lease, [_placed(queued, after, order)])
 
     async def _refused(
         self, cart_id: str, lease: str, queued: QueuedOp, refusal: UpstreamRefused
@@ -270,15 +262,7 @@ class CheckoutTurn:
             message="Another checkout of this cart placed this order a moment ago.",
         )
         order = msgspec.structs.replace(order, warnings=[*order.warnings, warning])
-        result = OpResult(
-            queued.op_id,
-            "applied",
-            etag=stored.etag,
-            body=stored.body,
-            batch=1,
-            order=_ENCODE.encode(order),
-        )
-        return await self._finish(cart_id, lease, [result])
+        return await self._finish(cart_id, lease, [_placed(queued, stored, order)])
 
     async def _finish(self, cart_id: str, lease: str, results: list[OpResult]) -> bool:
         return await self._waiters.complete(cart_id, lease, len(results), results)
@@ -316,4 +300,16 @@ def _from_placement(placement: Placement, cart: model.Cart) -> model.Order:
         ),
         payment=placement.payment,
         warnings=[],
+    )
+
+
+def _placed(queued: QueuedOp, cart: Snapshot, order: model.Order) -> OpResult:
+    """A checkout's answer: the order, with the cart as it is after it."""
+    return OpResult(
+        queued.op_id,
+        "applied",
+        etag=cart.etag,
+        body=cart.body,
+        batch=1,
+        order=_ENCODE.encode(order),
     )

@@ -137,22 +137,8 @@ def currency(c: CurrencyIn) -> model.Currency:
     )
 
 
-_ADDRESS_FIELDS = (
-    "first_name",
-    "last_name",
-    "company",
-    "address_1",
-    "address_2",
-    "city",
-    "state",
-    "postcode",
-    "country",
-    "phone",
-)
-
-
 def _address(raw: dict[str, str | None], prefix: str, with_email: bool) -> model.Address:
-    values = {name: raw.get(prefix + name) or "" for name in _ADDRESS_FIELDS}
+    values = {name: raw.get(prefix + name) or "" for name in model.ADDRESS_FIELDS}
     email = raw.get(prefix + "email") if with_email else None
     return model.Address(**values, email=email)
 

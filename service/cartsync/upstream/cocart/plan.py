@@ -16,22 +16,10 @@ from typing import Any
 
 from ...carts import operations as ops
 from ...carts.errors import Conflict, not_supported
-from ...carts.model import Cart, Item
+from ...carts.model import ADDRESS_FIELDS, Cart, Item
 from ...carts.ports.upstream_errors import UpstreamRefused
 
-_BILLING_FIELDS = (
-    "first_name",
-    "last_name",
-    "company",
-    "address_1",
-    "address_2",
-    "city",
-    "state",
-    "postcode",
-    "country",
-    "phone",
-    "email",
-)
+_BILLING_FIELDS = (*ADDRESS_FIELDS, "email")
 
 
 @dataclass(slots=True)

@@ -19,19 +19,6 @@ from ...carts.ports.upstream import OrderRef, Placement
 from .._text import plain_text
 from .mapping import money
 
-_ADDRESS = (
-    "first_name",
-    "last_name",
-    "company",
-    "address_1",
-    "address_2",
-    "city",
-    "state",
-    "postcode",
-    "country",
-    "phone",
-)
-
 
 class _In(msgspec.Struct, kw_only=True):
     pass
@@ -98,7 +85,7 @@ ORDER_DECODER = msgspec.json.Decoder(OrderAnswer)
 
 def _address(fields: dict[str, str] | None, cart: model.Address, email: bool) -> dict[str, str]:
     """The address to send: the cart's, with the fields the checkout names over it."""
-    values = {name: getattr(cart, name) for name in _ADDRESS}
+    values = {name: getattr(cart, name) for name in model.ADDRESS_FIELDS}
     if email and cart.email:
         values["email"] = cart.email
     return {**values, **(fields or {})}
