@@ -22,7 +22,7 @@ async def _in_flight(client: httpx.AsyncClient, route: str, count: int = 1) -> N
         counted = (await client.get("/__sim/state")).json()["counters"]["requests"]
         if counted.get(route, 0) >= count:
             return
-        await asyncio.sleep(0)  # yield to the request in flight; no time passes
+        await asyncio.sleep(0)  # wait-ok: a yield to the request in flight, no time passes
     raise AssertionError(f"no {route} request reached the simulator")
 
 

@@ -14,14 +14,9 @@ from cartsync import observability
 from cartsync.observability import configure_logging
 from cartsync.settings import load_settings
 
-BASE = {
-    "CARTSYNC_UPSTREAM_URL": "https://shop.example",
-    "CARTSYNC_JWT_SECRET": "s" * 32,
-    "CARTSYNC_JWT_ISSUER": "https://shop.example",
-    "CARTSYNC_JWT_AUDIENCE": "cartsync",
-    "CARTSYNC_GUEST_SECRET": "g" * 32,
-    "CARTSYNC_LOG_FORMAT": "json",
-}
+from ..support import gateway_env
+
+BASE = gateway_env("https://shop.example", None)  # JSON logs, as in production
 
 
 @pytest.fixture(autouse=True)

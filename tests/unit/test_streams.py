@@ -54,8 +54,11 @@ class Client:
         return [c for c in self.chunks if c]
 
     async def until(self, chunk: bytes) -> None:
+        await self.until_count(chunk, 1)
+
+    async def until_count(self, chunk: bytes, count: int) -> None:
         async with asyncio.timeout(5):
-            while chunk not in self.chunks:
+            while self.chunks.count(chunk) < count:
                 self.arrived.clear()
                 await self.arrived.wait()
 
@@ -74,7 +77,8 @@ async def _open(hub: StreamHub, n: int, last_event_id: str | None = None) -> lis
         asyncio.create_task(  # noqa: RUF006 - ends when the client leaves
             hub.serve(OWNER, "c1", last_event_id, client.send, client.receive)
         )
-    await asyncio.sleep(0.05)
+    for client in clients:  # a stream sends its opening once it has joined
+        await client.until(OPENING)
     return clients
 
 
@@ -95,9 +99,12 @@ async def test_ten_devices_of_one_owner_cost_one_read_and_one_encoding_a_change(
     sent = {id(c.frames()[-1]) for c in clients}
     assert len(sent) == 1  # the very same bytes, encoded once
     assert clients[0].frames() == [OPENING, first, second]
+    groups = [group.task for group in hub._groups.values()]
     for client in clients:
         client.left.set()
-    await asyncio.sleep(0.05)
+    for client in clients:  # the answer's last (empty) chunk follows the stream leaving
+        await client.until(b"")
+    await asyncio.wait(groups, timeout=5)  # the last one out stops the group's listener
     assert (hub.open_streams, service.feed.open_streams) == (0, 0)
 
 
@@ -105,7 +112,7 @@ async def test_a_heartbeat_is_a_comment_and_reads_nothing() -> None:
     service, hub = _hub(heartbeat_s=0.05)
     (client,) = await _open(hub, 1)
     await client.until(KEEP_ALIVE)
-    await asyncio.sleep(0.15)
+    await client.until_count(KEEP_ALIVE, 2)
     assert client.frames().count(KEEP_ALIVE) >= 2
     assert service.reads == 1
     client.left.set()
