@@ -16,7 +16,6 @@ import json
 import re
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -72,11 +71,6 @@ def load_folder(folder: str) -> list[dict[str, Any]]:
 
 def step_id(step: dict[str, Any]) -> str:
     return f"{step['_folder']}/{step['_file'].removesuffix('.json')}"
-
-
-def index_names(folder: str) -> list[str]:
-    index: Path = recordings_dir() / folder / "index.json"
-    return [f"{folder}/{e['file'].removesuffix('.json')}" for e in json.loads(index.read_text())]
 
 
 def recorded_time(step: dict[str, Any]) -> float:

@@ -74,6 +74,12 @@ def recordings_dir() -> Path:
     return path
 
 
+def index_names(folder: str) -> list[str]:
+    """The steps a recordings folder publishes (its ``index.json``), as ``folder/name``."""
+    index: Path = recordings_dir() / folder / "index.json"
+    return [f"{folder}/{e['file'].removesuffix('.json')}" for e in json.loads(index.read_text())]
+
+
 def load_steps(folder: str = "storeapi") -> list[dict[str, Any]]:
     directory = recordings_dir() / folder
     files = sorted(p for p in directory.glob("[0-9][0-9][0-9]-*.json"))

@@ -10,7 +10,6 @@ difference is the only one.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
@@ -19,7 +18,7 @@ import pytest
 from storesim import SimConfig, create_app
 
 from .checkout_replay import FOLDERS, CheckoutReplayer
-from .replay import Deliberate, Mismatch, assert_step_matches, load_steps, recordings_dir
+from .replay import Deliberate, Mismatch, assert_step_matches, index_names, load_steps
 
 STEPS = {folder: load_steps(folder) for folder in FOLDERS}
 STEP_NAMES = [
@@ -96,11 +95,7 @@ async def test_step_matches_the_real_store(replayed: dict[str, list[Mismatch]], 
 @pytest.mark.parametrize("folder", FOLDERS)
 def test_every_published_step_is_replayed(folder: str) -> None:
     """No recorded checkout step is left out of the replay."""
-    index = recordings_dir() / folder / "index.json"
-    listed = [
-        f"{folder}/{entry['file'].removesuffix('.json')}" for entry in json.loads(index.read_text())
-    ]
-    assert listed == [n for n in STEP_NAMES if n.startswith(f"{folder}/")]
+    assert index_names(folder) == [n for n in STEP_NAMES if n.startswith(f"{folder}/")]
 
 
 def test_the_two_versions_ran_the_same_script() -> None:

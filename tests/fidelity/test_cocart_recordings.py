@@ -18,11 +18,10 @@ from .cocart_replay import (
     SITES,
     CocartReplayer,
     Mismatch,
-    index_names,
     load_folder,
     step_id,
 )
-from .replay import Deliberate, assert_step_matches
+from .replay import Deliberate, assert_step_matches, index_names
 
 STEPS = {folder: load_folder(folder) for folder in FOLDERS}
 STEP_NAMES = [step_id(s) for folder in FOLDERS for s in STEPS[folder]]

@@ -10,7 +10,6 @@ test checks that the difference is the only one.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
@@ -23,9 +22,9 @@ from .replay import (
     Mismatch,
     Replayer,
     assert_step_matches,
+    index_names,
     jwt_payload,
     load_steps,
-    recordings_dir,
 )
 
 # folder -> (storesim profile, the site URL the store was recorded at)
@@ -210,11 +209,7 @@ async def test_step_matches_the_real_store(replayed: dict[str, list[Mismatch]], 
 @pytest.mark.parametrize("folder", FOLDERS)
 def test_every_published_step_is_replayed(folder: str) -> None:
     """No recorded step is left out of the replay."""
-    index = recordings_dir() / folder / "index.json"
-    listed = [
-        f"{folder}/{entry['file'].removesuffix('.json')}" for entry in json.loads(index.read_text())
-    ]
-    assert listed == [n for n in STEP_NAMES if n.startswith(f"{folder}/")]
+    assert index_names(folder) == [n for n in STEP_NAMES if n.startswith(f"{folder}/")]
 
 
 def test_the_two_versions_replay_the_same_step_list() -> None:
