@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import redis.asyncio as aioredis
-from deploy.local.stack import Stack
+from deploy.local.stack import QUICK_FAILOVER, Stack
 
 from cartsync.state import keys
 
@@ -21,18 +21,9 @@ from .report import record
 from .shoppers import Observed, Shopper, make_shoppers, shop
 from .verdict import Contents, Figures, figures
 
-# The timeouts of the multi-replica tests (tests/replicas/conftest.py): an upstream
-# call gives up after 2 s, a lease lives 4 s (production: 30), a lost answer is resent
-# after 3 s; ``--set NAME=VALUE`` changes one (``--set lock_ttl_s=30``).
-SETTINGS = {
-    "upstream_read_timeout_s": "2",
-    "upstream_read_retries": "1",
-    "lock_ttl_s": "4",
-    "reconcile_grace_s": "3",
-    "write_timeout_s": "20",
-    "write_rate_limit_per_minute": "100000",
-    "rate_limit_per_minute": "100000",
-}
+# The timeouts of the multi-replica tests (``deploy.local.stack.QUICK_FAILOVER``);
+# ``--set NAME=VALUE`` changes one (``--set lock_ttl_s=30``).
+SETTINGS = QUICK_FAILOVER
 
 
 async def final_carts(

@@ -70,6 +70,20 @@ http {{
 """
 
 
+# Failure-testing timeouts, for the multi-replica tests and the chaos run (CARTSYNC_*
+# names, lower-case): an upstream call gives up after 2 s, a lease lives 4 s (production:
+# 30), a lost answer is resent after 3 s; rate limits out of the way of the load.
+QUICK_FAILOVER = {
+    "upstream_read_timeout_s": "2",
+    "upstream_read_retries": "1",
+    "lock_ttl_s": "4",
+    "reconcile_grace_s": "3",
+    "write_timeout_s": "20",
+    "write_rate_limit_per_minute": "100000",
+    "rate_limit_per_minute": "100000",
+}
+
+
 def replica_command(host: str, port: int) -> list[str]:
     """A replica's command after the interpreter: the container image's entrypoint and
     arguments are exactly these (a test holds ``deploy/Dockerfile`` to it)."""

@@ -84,7 +84,8 @@ def _clock(sim: Sim) -> dict[str, Any]:
     return {"now": sim.now(), "clock_offset": sim.clock_offset, "frozen": sim.frozen_at is not None}
 
 
-def _sim(request: Request[Any, Any, Any]) -> Sim:
+def sim_of(request: Request[Any, Any, Any]) -> Sim:
+    """The simulator a control route acts on (the app's state)."""
     sim: Sim = request.app.state.sim
     return sim
 
@@ -95,7 +96,7 @@ class ControlPlane(Controller):
 
     @get("/state")
     async def state(self, request: Request[Any, Any, Any]) -> dict[str, Any]:
-        return _sim(request).describe()
+        return sim_of(request).describe()
 
     @put("/profile")
     async def profile(
@@ -103,7 +104,7 @@ class ControlPlane(Controller):
     ) -> dict[str, Any]:
         """Play another WooCommerce version from the next request on; sessions, orders
         and stock stay."""
-        sim = _sim(request)
+        sim = sim_of(request)
         try:
             sim.profile = woo_profile(data.woo)
         except ValueError as exc:
@@ -112,17 +113,17 @@ class ControlPlane(Controller):
 
     @get("/profile")
     async def read_profile(self, request: Request[Any, Any, Any]) -> dict[str, str]:
-        sim = _sim(request)
+        sim = sim_of(request)
         return {"woo": sim.profile.name, "version": sim.profile.version}
 
     @get("/traceparents")
     async def traceparents(self, request: Request[Any, Any, Any]) -> list[str]:
         """The ``traceparent`` headers of the latest store requests, oldest first."""
-        return list(_sim(request).traceparents)
+        return list(sim_of(request).traceparents)
 
     @post("/reset", status_code=200)
     async def reset(self, request: Request[Any, Any, Any]) -> dict[str, Any]:
-        sim = _sim(request)
+        sim = sim_of(request)
         sim.reset()
         return sim.describe()
 
@@ -130,7 +131,7 @@ class ControlPlane(Controller):
     async def latency(
         self, request: Request[Any, Any, Any], data: JSONBody[LatencyIn]
     ) -> dict[str, Any]:
-        sim = _sim(request)
+        sim = sim_of(request)
         if data.profile == "realistic":
             sim.latency = Latency.realistic()
         elif data.profile == "off":
@@ -145,7 +146,7 @@ class ControlPlane(Controller):
 
     @put("/race")
     async def race(self, request: Request[Any, Any, Any], data: JSONBody[RaceIn]) -> dict[str, Any]:
-        sim = _sim(request)
+        sim = sim_of(request)
         sim.race = data.enabled
         if data.window_ms is not None:
             sim.race_window_ms = data.window_ms
@@ -155,7 +156,7 @@ class ControlPlane(Controller):
     async def faults(
         self, request: Request[Any, Any, Any], data: JSONBody[FaultsIn]
     ) -> dict[str, Any]:
-        sim = _sim(request)
+        sim = sim_of(request)
         if data.when not in ("before", "after"):
             raise ValidationException("when must be 'before' or 'after'")
         sim.faults = Faults(**msgspec.structs.asdict(data))
@@ -165,7 +166,7 @@ class ControlPlane(Controller):
     async def rate_limit(
         self, request: Request[Any, Any, Any], data: JSONBody[RateLimitIn]
     ) -> dict[str, Any]:
-        sim = _sim(request)
+        sim = sim_of(request)
         sim.rate_limit = RateLimit(**msgspec.structs.asdict(data))
         sim._windows.clear()
         return sim.describe()
@@ -175,7 +176,7 @@ class ControlPlane(Controller):
         """The client addresses the rate limiter counts requests by in its current windows,
         with their counts: with ``proxy_support`` the first ``X-Forwarded-For`` address, as
         WooCommerce's does, else the peer's. Only while the limiter is on."""
-        return {client: window.count for client, window in _sim(request)._windows.items()}
+        return {client: window.count for client, window in sim_of(request)._windows.items()}
 
     @put("/products/{product_id:int}/stock")
     async def stock(
@@ -183,7 +184,7 @@ class ControlPlane(Controller):
     ) -> dict[str, Any]:
         """Take a product out of stock (or back), or set the units a product that manages
         stock has left: adds and checkouts are refused (or cut) as on the real store."""
-        sim = _sim(request)
+        sim = sim_of(request)
         product = catalog.PRODUCTS.get(product_id)
         if product is None:
             raise NotFoundException(f"no product {product_id}")
@@ -206,23 +207,23 @@ class ControlPlane(Controller):
     ) -> dict[str, Any]:
         """Move the store's clock on (``advance_seconds``) or to ``set_to``; ``freeze``
         stops it (answers then never straddle a second) or lets it run again."""
-        sim = _sim(request)
+        sim = sim_of(request)
         sim.set_clock(advance=data.advance_seconds, to=data.set_to, freeze=data.freeze)
         return _clock(sim)
 
     @get("/clock")
     async def read_clock(self, request: Request[Any, Any, Any]) -> dict[str, Any]:
-        return _clock(_sim(request))
+        return _clock(sim_of(request))
 
     @post("/tokens", status_code=200)
     async def sign(self, request: Request[Any, Any, Any], data: JSONBody[SignIn]) -> dict[str, str]:
-        return {"token": _sim(request).signer.sign(data.payload)}
+        return {"token": sim_of(request).signer.sign(data.payload)}
 
     @post("/tokens/expire", status_code=200)
     async def expire(
         self, request: Request[Any, Any, Any], data: JSONBody[TokenIn]
     ) -> dict[str, str]:
-        sim = _sim(request)
+        sim = sim_of(request)
         payload = sim.signer.decode(data.token)
         if payload is None:
             raise NotFoundException("not a token of this store")
@@ -233,7 +234,7 @@ class ControlPlane(Controller):
     async def nonce(
         self, request: Request[Any, Any, Any], ticks_ago: FromQuery[int] = 0
     ) -> dict[str, str]:
-        sim = _sim(request)
+        sim = sim_of(request)
         tick = sim.nonces.tick(sim.now()) - ticks_ago
         return {"nonce": sim.nonces.for_tick(tick)}
 
@@ -241,7 +242,7 @@ class ControlPlane(Controller):
     async def session(
         self, request: Request[Any, Any, Any], user_id: FromPath[str]
     ) -> dict[str, Any]:
-        sim = _sim(request)
+        sim = sim_of(request)
         if user_id not in sim.sessions:
             raise NotFoundException(f"no session {user_id}")
         wordpress: WordPress = request.app.state.wordpress

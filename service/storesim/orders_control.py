@@ -14,7 +14,7 @@ from litestar import Controller, Request, get, post, put
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from .sim import Sim
+from .control import sim_of
 
 STATUSES = (
     "checkout-draft",
@@ -33,11 +33,6 @@ class OrderIn(msgspec.Struct, forbid_unknown_fields=True):
     created_at: float | None = None  # a unix time on the store's clock
 
 
-def _sim(request: Request[Any, Any, Any]) -> Sim:
-    sim: Sim = request.app.state.sim
-    return sim
-
-
 class OrdersControl(Controller):
     path = "/__sim"
     include_in_schema = False
@@ -51,11 +46,11 @@ class OrdersControl(Controller):
         "subtotal", "discount_total", "shipping_total", "tax_total", "shipping_tax",
         "payment_method", "billing_email", "customer_note", "shipping_rate", "coupons",
         "lines": [{"product_id", "name", "quantity", "total"}]}]}``."""
-        return {"orders": _sim(request).orders.describe(status)}
+        return {"orders": sim_of(request).orders.describe(status)}
 
     @get("/orders/{order_id:int}")
     async def order(self, request: Request[Any, Any, Any], order_id: FromPath[int]) -> Any:
-        found = _sim(request).orders.get(order_id)
+        found = sim_of(request).orders.get(order_id)
         if found is None:
             raise NotFoundException(f"no order {order_id}")
         return found.describe()
@@ -65,7 +60,7 @@ class OrdersControl(Controller):
         self, request: Request[Any, Any, Any], order_id: FromPath[int], data: JSONBody[OrderIn]
     ) -> Any:
         """Set an order's status or its creation time, as an admin (or the DB) would."""
-        found = _sim(request).orders.get(order_id)
+        found = sim_of(request).orders.get(order_id)
         if found is None:
             raise NotFoundException(f"no order {order_id}")
         if data.status is not None:
@@ -82,4 +77,4 @@ class OrdersControl(Controller):
     ) -> dict[str, int]:
         """Wait until every store request already started has finished, those whose
         client gave up included (PHP runs on): ``{"settled": N}`` were still running."""
-        return {"settled": await _sim(request).settle(timeout_seconds)}
+        return {"settled": await sim_of(request).settle(timeout_seconds)}

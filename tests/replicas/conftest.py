@@ -9,22 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from deploy.local.stack import Stack
+from deploy.local.stack import QUICK_FAILOVER, Stack
 
 from ..support import AUDIENCE, GUEST_SECRET, ISSUER, JWT_SECRET
 
 # The measured upstream (80 ms a call, a batch 60 ms + 15 ms per sub-request), jitter off:
 # slow enough that a burst arrives while the first call is in flight, as in production.
 LATENCY = "80:0:60:15"
-SETTINGS = {
-    "upstream_read_timeout_s": "2",
-    "upstream_read_retries": "1",
-    "lock_ttl_s": "4",
-    "reconcile_grace_s": "3",
-    "write_timeout_s": "20",
-    "write_rate_limit_per_minute": "100000",
-    "rate_limit_per_minute": "100000",
-}
+SETTINGS = QUICK_FAILOVER
 
 
 @dataclass
