@@ -29,6 +29,7 @@ SCENARIOS: list[tuple[str, str, list[str], list[str]]] = [
     ("cached_read", "bench.cached_read", ["--seconds", "5", "--rounds", "3"], ["--quick"]),
     ("added_latency", "bench.added_latency", ["--writes", "100"], ["--quick"]),
     ("wait_cost", "bench.wait_cost", [], ["--quick"]),
+    ("store_client", "bench.store_client", [], ["--quick"]),
     ("write_bursts", "bench.write_bursts", [], ["--quick"]),
     ("checkout_faults", "bench.checkout_faults", ["--carts", "40"], ["--quick"]),
     ("shopping", "bench.shopping", ["--shoppers", "200"], ["--quick"]),
