@@ -1,4 +1,5 @@
-"""The hot read: ``GET /v1/cart`` answered from the near cache before the framework.
+"""The hot read: ``GET /v1/cart`` answered from the near cache before the framework (and
+the hot write, ``POST /v1/cart/items``, handed to ``fastwrites.py``).
 
 A warm cart read needs no Redis call and no upstream call; what is left is the web
 framework's own pipeline, which costs more than the read itself (profiled: routing,
@@ -27,6 +28,7 @@ from ..carts.errors import RateLimited
 from ..carts.reads import parse_tag
 from ..observability import request_line
 from ..request_context import new_request_id
+from .fastwrites import FastCartWrites
 from .headers import NOSNIFF, securing
 
 Scope = MutableMapping[str, Any]
@@ -48,6 +50,7 @@ class FastCartReads:
     def __init__(self, app: Litestar) -> None:
         self.app = app
         self._tracing = app.state.get("tracing")  # OpenTelemetry's, when on
+        self._writes = FastCartWrites(app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -60,6 +63,11 @@ class FastCartReads:
             and await self._answer(scope, send)
         ):
             return
+        if scope["path"] == "/v1/cart/items" and scope["method"] == "POST":
+            passed = await self._writes.answer(scope, receive, send)
+            if passed is None:
+                return
+            receive = passed
         secured = securing(send, scope["path"])
         await self.app(scope, receive, secured)  # type: ignore[arg-type]  # plain ASGI dicts
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -107,6 +108,30 @@ def render(answer: Answer, *, replayed: bool = False) -> Response[bytes]:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class WriteRequest:
+    """What a mutation needs of its HTTP request, whichever layer parsed it (the
+    framework, or the fast write path of ``fastpath.py``)."""
+
+    idempotency: Idempotency
+    method: str
+    path: str
+    key: str | None  # Idempotency-Key
+    if_match: str | None
+    body: Callable[[], Awaitable[bytes]]
+
+    @classmethod
+    def of(cls, request: Request[Any, Any, Any]) -> WriteRequest:
+        return cls(
+            request.app.state.idempotency,
+            request.method,
+            request.url.path,
+            request.headers.get("idempotency-key"),
+            request.headers.get("if-match"),
+            request.body,
+        )
+
+
 async def mutate(
     request: Request[Any, Any, Any],
     caller: Caller,
@@ -114,13 +139,27 @@ async def mutate(
     client_ids: Sequence[str] | None = None,
     answer_of: Callable[[OpResult | None], Answer] | None = None,
 ) -> Response[bytes]:
-    """Apply ``operations`` (one, or an ``/ops`` list with the client's op ids).
+    """Apply ``operations`` (one, or an ``/ops`` list with the client's op ids)."""
+    answer, replayed = await settle(
+        WriteRequest.of(request), caller, operations, client_ids, answer_of
+    )
+    return render(answer, replayed=replayed)
+
+
+async def settle(
+    request: WriteRequest,
+    caller: Caller,
+    operations: Sequence[Operation],
+    client_ids: Sequence[str] | None = None,
+    answer_of: Callable[[OpResult | None], Answer] | None = None,
+) -> tuple[Answer, bool]:
+    """The answer to a mutation, and whether it is a stored one replayed.
 
     ``If-Match: *`` matches any current cart (RFC 9110 13.1.1), and every owner has
     one (an empty cart is a cart: ``GET /v1/cart`` answers it), so it guards nothing."""
-    idempotency: Idempotency = request.app.state.idempotency
-    key = request.headers.get("idempotency-key")
-    if_match = request.headers.get("if-match")
+    idempotency = request.idempotency
+    key = request.key
+    if_match = request.if_match
     guard = None if if_match is not None and if_match.strip() == "*" else if_match
     op_ids = [new_op_id() for _ in operations]
     record: Record | None = None
@@ -128,16 +167,14 @@ async def mutate(
     if key is not None:
         validate_key(key)
         body = await request.body()
-        print_ = fingerprint(
-            request.method, request.url.path, body + b"\0" + (if_match or "").encode()
-        )
+        print_ = fingerprint(request.method, request.path, body + b"\0" + (if_match or "").encode())
         record = Record(print_, op_ids, client_ids=list(client_ids or []), created_at=time.time())
         existing = await idempotency.begin(caller.owner.id, key, record)
         fresh_key = existing is None
         if existing is not None:
             resumed = await _replay(caller, idempotency, key, existing, answer_of)
             if resumed is not None:
-                return resumed
+                return resumed, True
             # The first attempt died before queueing anything: run it now, under the
             # operation ids it reserved, so nothing can apply twice.
             record, op_ids = existing, existing.op_ids
@@ -170,7 +207,7 @@ async def mutate(
         await idempotency.finish(
             caller.owner.id, key, record, answer if answer.status != 202 else Answer(504, b"")
         )
-    return render(answer)
+    return answer, False
 
 
 async def _replay(
@@ -179,12 +216,12 @@ async def _replay(
     key: str,
     existing: Record,
     answer_of: Callable[[OpResult | None], Answer] | None = None,
-) -> Response[bytes] | None:
+) -> Answer | None:
     """The stored answer, the answer once results exist, 409 while running, or None when
     the first attempt was abandoned before queueing (the caller runs it again)."""
     if existing.done:
         caller.service.stats.idempotent_replays += 1
-        return render(Answer(existing.status, existing.body, existing.etag), replayed=True)
+        return Answer(existing.status, existing.body, existing.etag)
     results = await caller.service.recorded(caller.owner, existing.op_ids)
     if any(r is None for r in results):
         if (
@@ -202,4 +239,4 @@ async def _replay(
     )
     await idempotency.finish(caller.owner.id, key, existing, answer)
     caller.service.stats.idempotent_replays += 1
-    return render(answer, replayed=True)
+    return answer
