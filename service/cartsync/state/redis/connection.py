@@ -21,6 +21,7 @@ import redis.asyncio as redis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.sentinel import Sentinel
 from redis.commands.core import AsyncScript
+from redis.driver_info import DriverInfo
 
 from ...carts.ports.state import StateLost, StateUnavailable
 from ...redis_url import SENTINEL_SCHEME, parse_sentinel_url
@@ -104,6 +105,12 @@ def _scripts(client: Client) -> dict[str, AsyncScript]:
     }
 
 
+# What each connection tells Redis in CLIENT SETINFO, made once: left to redis-py, every
+# new connection builds its own and reads redis-py's version from the installed package
+# metadata, ~1.9 ms of CPU each (profiled: a burst of 25 writes opens ~20 connections).
+_DRIVER = DriverInfo()
+
+
 def connect(url: str, *, max_connections: int, cluster: bool) -> Client:
     """A client on a blocking pool: past ``max_connections`` a command waits for a free
     connection (a burst of streams re-reading carts) instead of failing.
@@ -126,6 +133,7 @@ def connect(url: str, *, max_connections: int, cluster: bool) -> Client:
             socket_timeout=5,
             socket_connect_timeout=3,
             max_connections=max_connections,
+            driver_info=_DRIVER,
         )
         return client
     if cluster:
@@ -134,6 +142,7 @@ def connect(url: str, *, max_connections: int, cluster: bool) -> Client:
             max_connections=max_connections,
             socket_timeout=5,
             socket_connect_timeout=3,
+            driver_info=_DRIVER,
         )
     pool = redis.BlockingConnectionPool.from_url(
         url,
@@ -142,6 +151,7 @@ def connect(url: str, *, max_connections: int, cluster: bool) -> Client:
         socket_timeout=5,
         socket_connect_timeout=3,
         health_check_interval=30,
+        driver_info=_DRIVER,
     )
     return redis.Redis(connection_pool=pool)
 
