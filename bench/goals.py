@@ -59,7 +59,7 @@ GOALS = (
     ),
     Goal("write burst N=25: gateway CPU an operation", _burst_cpu_ms, 1.0, False, " ms"),
     Goal(
-        "write: CPU this machine charges for waiting 80 ms on the store (in the above)",
+        "write: CPU the store client spends waiting 80 ms on the store (in the above)",
         lambda r: r["wait_cost"]["waiting_80ms_cpu_us"] / 1000,
         None,
         unit=" ms",
