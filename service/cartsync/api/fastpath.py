@@ -1,5 +1,6 @@
 """The hot read: ``GET /v1/cart`` answered from the near cache before the framework (and
-the hot write, ``POST /v1/cart/items``, handed to ``fastwrites.py``).
+the hot line writes, ``POST /v1/cart/items`` and ``PATCH``/``DELETE`` of a line, handed
+to ``fastwrites.py``).
 
 A warm cart read needs no Redis call and no upstream call; what is left is the web
 framework's own pipeline, which costs more than the read itself (profiled: routing,
@@ -28,7 +29,7 @@ from ..carts.errors import RateLimited
 from ..carts.reads import parse_tag
 from ..observability import request_line
 from ..request_context import new_request_id
-from .fastwrites import FastCartWrites
+from .fastwrites import FastCartWrites, route_of
 from .headers import NOSNIFF, securing
 
 Scope = MutableMapping[str, Any]
@@ -63,8 +64,9 @@ class FastCartReads:
             and await self._answer(scope, send)
         ):
             return
-        if scope["path"] == "/v1/cart/items" and scope["method"] == "POST":
-            passed = await self._writes.answer(scope, receive, send)
+        route = route_of(scope["method"], scope["path"])
+        if route is not None:
+            passed = await self._writes.answer(scope, receive, send, route)
             if passed is None:
                 return
             receive = passed

@@ -1,4 +1,6 @@
-"""The hot write: ``POST /v1/cart/items`` with a valid body, settled before the framework.
+"""The hot writes: a cart line added, its quantity set or the line removed
+(``POST /v1/cart/items``, ``PATCH`` and ``DELETE /v1/cart/items/{key}``), settled before
+the framework.
 
 Profiled, the framework's pipeline around a write (routing, five middleware layers,
 dependency injection, body parsing, the response object) costs about a fifth of the
@@ -6,9 +8,11 @@ gateway's CPU for one add (``bench.added_latency``). This layer takes the reques
 can answer exactly as the framework path would, and passes on everything else before
 anything has happened, so an error is the framework's own answer:
 
-- taken: a bearer token already verified (its claims cached), a JSON body of at most
-  ``MAX_BODY`` bytes that decodes strictly into ``AddItemIn``, tracing off (with
-  tracing on, every write keeps its server span from the ASGI instrumentation);
+- taken: one of those routes with no query string and a line key the route's own
+  pattern accepts, a bearer token already verified (its claims cached), a JSON body of
+  at most ``MAX_BODY`` bytes that decodes strictly into the route's body (``AddItemIn``,
+  ``SetQuantityIn``; a removal's body is not read by the route either), tracing off
+  (with tracing on, every write keeps its server span from the ASGI instrumentation);
 - then the same steps in the same order as the framework path: the request and write
   limits (``Limits``), the mutation (``writes.settle``: Idempotency-Key, If-Match, the
   lane), the answer rendered as ``writes.render`` renders it, an error by the same
@@ -21,6 +25,7 @@ A test holds both paths to the same status, headers and body for the same reques
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -36,7 +41,7 @@ from .body import too_deep
 from .dependencies import Caller
 from .errors import EXCEPTION_HANDLERS
 from .headers import securing
-from .schemas import AddItemIn
+from .schemas import AddItemIn, SetQuantityIn
 from .writes import WriteRequest, render, settle
 
 Scope = MutableMapping[str, Any]
@@ -45,16 +50,47 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 MAX_BODY = 16 * 1024  # an add is ~100 bytes; larger bodies take the framework path
-PATH = "/v1/cart/items"
+ITEMS = "/v1/cart/items"
+_LINE = ITEMS + "/"
+_KEY = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # the route's ItemKey pattern (api/carts.py)
 FAST_WRITES = Counter(
-    "cartsync_fast_cart_writes", "POST /v1/cart/items answered before the framework", ["status"]
+    "cartsync_fast_cart_writes",
+    "Cart line writes answered before the framework",
+    ["method", "status"],
 )
 FAST_WRITE_SECONDS = Histogram(  # as the framework's request duration, for these writes
     "cartsync_fast_cart_write_duration_seconds",
-    "Time to answer a POST /v1/cart/items answered before the framework",
-    ["status"],
+    "Time to answer a cart line write answered before the framework",
+    ["method", "status"],
 )
-_DECODER = msgspec.json.Decoder(AddItemIn, strict=True)
+_ADD = msgspec.json.Decoder(AddItemIn, strict=True)
+_SET = msgspec.json.Decoder(SetQuantityIn, strict=True)
+
+
+def _operation(method: str, key: str | None, body: bytes) -> ops.Operation:
+    """The route's operation, as its handler in ``api/carts.py`` builds it (raises
+    ``msgspec.DecodeError`` for a body the route would refuse)."""
+    if method == "POST":
+        data = _ADD.decode(body)
+        variation = tuple(ops.VariationChoice(v.attribute, v.value) for v in data.variation)
+        return ops.AddItem(data.product_id, data.quantity, variation)
+    assert key is not None
+    if method == "DELETE":
+        return ops.RemoveItem(key)
+    quantity = _SET.decode(body).quantity
+    return ops.RemoveItem(key) if quantity == 0 else ops.SetQuantity(key, quantity)
+
+
+def route_of(method: str, path: str) -> tuple[str, str | None] | None:
+    """``(method, line key)`` for a hot write's route, else None."""
+    if path == ITEMS:
+        return (method, None) if method == "POST" else None
+    if method in ("PATCH", "DELETE") and path.startswith(_LINE):
+        key = path[len(_LINE) :]
+        return (method, key) if _KEY.match(key) else None
+    return None
+
+
 _log = structlog.get_logger("cartsync.request")
 
 
@@ -115,25 +151,29 @@ async def _send_response(send: Send, response: Response[bytes], request_id: str)
 
 
 class FastCartWrites:
-    """Answers hot adds; ``answer`` says whether it did, and how to pass it on if not."""
+    """Answers hot line writes; ``answer`` says whether it did, and how to pass it on if
+    not."""
 
     def __init__(self, app: Litestar) -> None:
         self.app = app
         self._enabled = app.state.get("tracing") is None
 
-    async def answer(self, scope: Scope, receive: Receive, send: Send) -> Receive | None:
+    async def answer(
+        self, scope: Scope, receive: Receive, send: Send, route: tuple[str, str | None]
+    ) -> Receive | None:
         """None when answered; else the ``receive`` the framework path reads from."""
         state = self.app.state
         service = state.get("service")
         if not self._enabled or service is None or scope["query_string"]:
             return receive
+        method, key = route
         authorization = content_type = b""
         for name, value in scope["headers"]:
             if name == b"authorization":
                 authorization = authorization or value
             elif name == b"content-type":
                 content_type = content_type or value
-        if not content_type.startswith(b"application/json"):
+        if method != "DELETE" and not content_type.startswith(b"application/json"):
             return receive
         owner = state.authenticator.cached_owner(authorization)
         if owner is None:
@@ -142,15 +182,16 @@ class FastCartWrites:
         if body is None or too_deep(body):
             return replaying(messages, receive)
         try:
-            data = _DECODER.decode(body)
+            operation = _operation(method, key, body)
         except msgspec.DecodeError:
             return replaying(messages, receive)  # the framework words the 400/422
-        await self._settle(scope, send, Caller(owner, service), data, body)
+        await self._settle(scope, send, Caller(owner, service), operation, body)
         return None
 
     async def _settle(
-        self, scope: Scope, send: Send, caller: Caller, data: AddItemIn, body: bytes
+        self, scope: Scope, send: Send, caller: Caller, operation: ops.Operation, body: bytes
     ) -> None:
+        method, path = scope["method"], scope["path"]
         headers: dict[bytes, bytes] = {}
         for name, value in scope["headers"]:
             headers.setdefault(name, value)  # the first of each, as the framework reads
@@ -171,7 +212,7 @@ class FastCartWrites:
         structlog.contextvars.bind_contextvars(request_id=request_id, trace_id=facts.trace_id)
         started = time.perf_counter()
         status = 500
-        secured = securing(send, PATH)
+        secured = securing(send, path)
         try:
             structlog.contextvars.bind_contextvars(owner=caller.owner.id)
             limits = self.app.state.limits
@@ -181,14 +222,12 @@ class FastCartWrites:
             if_match = headers.get(b"if-match")
             request = WriteRequest(
                 self.app.state.idempotency,
-                "POST",
-                PATH,
+                method,
+                path,
                 key.decode("latin-1") if key is not None else None,
                 if_match.decode("latin-1") if if_match is not None else None,
                 _given(body),
             )
-            variation = tuple(ops.VariationChoice(v.attribute, v.value) for v in data.variation)
-            operation = ops.AddItem(data.product_id, data.quantity, variation)
             answer, replayed = await settle(request, caller, [operation])
             response = render(answer, replayed=replayed)
         except Exception as exc:  # answered as the framework answers it
@@ -197,12 +236,12 @@ class FastCartWrites:
             status = await _send_response(secured, response, request_id)
         finally:
             elapsed = time.perf_counter() - started
-            FAST_WRITES.labels(str(status)).inc()
-            FAST_WRITE_SECONDS.labels(str(status)).observe(elapsed)
+            FAST_WRITES.labels(method, str(status)).inc()
+            FAST_WRITE_SECONDS.labels(method, str(status)).observe(elapsed)
             _log.info(
                 "request",
-                method="POST",
-                path=PATH,
+                method=method,
+                path=path,
                 status=status,
                 latency_ms=round(elapsed * 1000, 2),
                 cache=facts.cache or ("upstream" if facts.upstream_calls else None),
