@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
@@ -25,25 +23,16 @@ import uvloop
 
 from cartsync.upstream._http import StoreClient, StoreClientSettings
 
-from .tools import free_port, storesim
+from .tools import cpu_us_each, free_port, storesim
 
 BODY = {"id": 15, "quantity": 1}
-
-
-async def _cpu_us_each(calls: int, step: Callable[[], Awaitable[object]]) -> float:
-    for _ in range(min(20, calls)):
-        await step()
-    before = time.process_time()
-    for _ in range(calls):
-        await step()
-    return (time.process_time() - before) / calls * 1e6
 
 
 async def _round(base: str, headers: dict[str, str], calls: int) -> dict[str, float]:
     figures: dict[str, float] = {}
     async with httpx.AsyncClient(base_url=base) as client:
-        figures["httpx_client_us"] = await _cpu_us_each(
-            calls, lambda: client.post("/cart/add-item", json=BODY, headers=headers)
+        figures["httpx_client_us"] = await cpu_us_each(
+            calls, lambda: client.post("/cart/add-item", json=BODY, headers=headers), warmup=20
         )
     url = httpx.URL(f"{base}/cart/add-item")
     timeout = httpx.Timeout(15.0, connect=3.0).as_dict()
@@ -57,11 +46,13 @@ async def _round(base: str, headers: dict[str, str], calls: int) -> dict[str, fl
             await response.aread()
             return response
 
-        figures["httpcore_transport_us"] = await _cpu_us_each(calls, direct)
+        figures["httpcore_transport_us"] = await cpu_us_each(calls, direct, warmup=20)
     store = StoreClient(base, StoreClientSettings())
     try:
-        figures["store_client_us"] = await _cpu_us_each(
-            calls, lambda: store.send("POST", "/cart/add-item", json=BODY, headers=headers)
+        figures["store_client_us"] = await cpu_us_each(
+            calls,
+            lambda: store.send("POST", "/cart/add-item", json=BODY, headers=headers),
+            warmup=20,
         )
     finally:
         await store.aclose()

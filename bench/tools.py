@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,6 +97,16 @@ def wrk(
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
     return WrkResult(rps, pct("50"), pct("99"), total)
+
+
+async def cpu_us_each(calls: int, step: Callable[[], Awaitable[object]], warmup: int = 5) -> float:
+    """Mean CPU (user + system) of this process for one ``step``, after ``warmup`` steps."""
+    for _ in range(min(warmup, calls)):
+        await step()
+    before = time.process_time()
+    for _ in range(calls):
+        await step()
+    return (time.process_time() - before) / calls * 1e6
 
 
 def cpu_seconds(pid: int) -> float:

@@ -17,7 +17,7 @@ import argparse
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from pathlib import Path
 
 import httpx
@@ -25,19 +25,9 @@ import uvloop
 
 from cartsync.upstream._http import StoreClient, StoreClientSettings
 
-from .tools import free_port, storesim
+from .tools import cpu_us_each, free_port, storesim
 
 LATENCY = "80:0:60:15"  # as bench.added_latency
-
-
-async def _cpu_us_each(calls: int, step: Callable[[], Awaitable[object]]) -> float:
-    """Mean process CPU (user + system) of one ``step``, after a warm-up."""
-    for _ in range(min(5, calls)):
-        await step()
-    before = time.process_time()
-    for _ in range(calls):
-        await step()
-    return (time.process_time() - before) / calls * 1e6
 
 
 async def _store_call_cpu_us(port: int, calls: int) -> float:
@@ -51,7 +41,7 @@ async def _store_call_cpu_us(port: int, calls: int) -> float:
         return store.send("POST", "/cart/add-item", json={"id": 15, "quantity": 1}, headers=headers)
 
     try:
-        return await _cpu_us_each(calls, add)
+        return await cpu_us_each(calls, add)
     finally:
         await store.aclose()
 
@@ -66,8 +56,8 @@ def _blocked_sleep_cpu_us(calls: int) -> float:
 
 async def measure(calls: int) -> dict[str, float]:
     blocked = _blocked_sleep_cpu_us(calls)
-    sleep_0 = await _cpu_us_each(calls, lambda: asyncio.sleep(0))
-    sleep_80 = await _cpu_us_each(calls, lambda: asyncio.sleep(0.08))
+    sleep_0 = await cpu_us_each(calls, lambda: asyncio.sleep(0))
+    sleep_80 = await cpu_us_each(calls, lambda: asyncio.sleep(0.08))
     fast_port, slow_port = free_port(), free_port()
     with storesim(fast_port), storesim(slow_port, "--latency", LATENCY):
         call_0 = await _store_call_cpu_us(fast_port, calls)

@@ -106,6 +106,31 @@ def request_line(fields: dict[str, Any]) -> None:
     sink.flush()
 
 
+def open_request(
+    headers: Mapping[bytes, bytes], client: Any, span: str = ""
+) -> tuple[str, request_context.RequestFacts]:
+    """A request's id (the caller's ``X-Request-Id`` when it is a sane one) and its
+    facts (trace, address, user agent), bound to the log context afresh: what the
+    framework path's middleware and the hot writes both open a request with. ``span``:
+    the request's own server span when tracing records one."""
+    structlog.contextvars.clear_contextvars()
+    incoming = headers.get(b"x-request-id", b"").decode("latin-1")
+    request_id = (
+        incoming
+        if 0 < len(incoming) <= 64 and incoming.isprintable()
+        else request_context.new_request_id()
+    )
+    agent = headers.get(b"user-agent")
+    facts = request_context.begin(
+        span or headers.get(b"traceparent", b"").decode("latin-1"),
+        client[0] if client else None,
+        agent.decode("latin-1") if agent is not None else None,
+        traced=bool(span),
+    )
+    structlog.contextvars.bind_contextvars(request_id=request_id, trace_id=facts.trace_id)
+    return request_id, facts
+
+
 class RequestLogMiddleware:
     """One log line per HTTP request: request and trace ids, route, status, latency,
     owner, cart, where the cart came from and how many calls went to the store."""
@@ -119,24 +144,8 @@ class RequestLogMiddleware:
         if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
-        structlog.contextvars.clear_contextvars()
-        headers = dict(scope["headers"])
-        incoming = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = (
-            incoming
-            if 0 < len(incoming) <= 64 and incoming.isprintable()
-            else request_context.new_request_id()
-        )
-        client = scope.get("client")
-        agent = headers.get(b"user-agent")
         span = self.caller() if self.caller is not None else ""
-        facts = request_context.begin(
-            span or headers.get(b"traceparent", b"").decode("latin-1"),
-            client[0] if client else None,
-            agent.decode("latin-1") if agent is not None else None,
-            traced=bool(span),
-        )
-        structlog.contextvars.bind_contextvars(request_id=request_id, trace_id=facts.trace_id)
+        request_id, facts = open_request(dict(scope["headers"]), scope.get("client"), span)
         started = time.perf_counter()
         status = 500
 

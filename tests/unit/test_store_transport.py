@@ -86,29 +86,31 @@ async def test_a_request_leaves_with_its_headers_and_json_and_the_answer_is_deco
     assert b"cookie" not in lowered
 
 
-async def test_nothing_listening_is_unavailable_since_nothing_left() -> None:
-    async with _server(lambda r, w: asyncio.sleep(0)) as (url, _):
-        pass  # the port is closed again
+async def _hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    return None  # read the request, answer nothing, close
+
+
+async def _add_fails_with(url: str, error: type[Exception]) -> Exception:
+    """The error one add-item to ``url`` raises (it must be ``error``)."""
     client = StoreClient(url, FAST)
     try:
-        with pytest.raises(UpstreamUnavailable) as failed:
+        with pytest.raises(error) as failed:
             await client.send("POST", "/cart/add-item", json={"id": 15})
     finally:
         await client.aclose()
-    assert not isinstance(failed.value, UpstreamOutcomeUnknown)
+    return failed.value
+
+
+async def test_nothing_listening_is_unavailable_since_nothing_left() -> None:
+    async with _server(_hang_up) as (url, _):
+        pass  # the port is closed again
+    failure = await _add_fails_with(url, UpstreamUnavailable)
+    assert not isinstance(failure, UpstreamOutcomeUnknown)
 
 
 async def test_a_connection_dropped_after_the_request_is_an_unknown_outcome() -> None:
-    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        return None  # read the request, answer nothing, close
-
-    async with _server(hang_up) as (url, seen):
-        client = StoreClient(url, FAST)
-        try:
-            with pytest.raises(UpstreamOutcomeUnknown):
-                await client.send("POST", "/cart/add-item", json={"id": 15})
-        finally:
-            await client.aclose()
+    async with _server(_hang_up) as (url, seen):
+        await _add_fails_with(url, UpstreamOutcomeUnknown)
     assert len(seen) == 1  # it did arrive: a retry could apply it twice
 
 
@@ -119,13 +121,10 @@ async def test_an_answer_that_never_comes_is_a_timeout_after_the_send() -> None:
         await release.wait()
 
     async with _server(silent) as (url, seen):
-        client = StoreClient(url, FAST)
         try:
-            with pytest.raises(UpstreamTimeout):
-                await client.send("POST", "/cart/add-item", json={"id": 15})
+            await _add_fails_with(url, UpstreamTimeout)
         finally:
             release.set()
-            await client.aclose()
     assert len(seen) == 1
 
 

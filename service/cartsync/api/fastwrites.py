@@ -17,7 +17,7 @@ anything has happened, so an error is the framework's own answer:
   limits (``Limits``), the mutation (``writes.settle``: Idempotency-Key, If-Match, the
   lane), the answer rendered as ``writes.render`` renders it, an error by the same
   handler (``errors.EXCEPTION_HANDLERS``), the same headers (``headers.securing``), the
-  request context the store calls carry (``request_context.begin``) and the same log
+  request context the store calls carry (``observability.open_request``) and the same log
   line (``observability.RequestLogMiddleware``'s fields, with ``fast``).
 
 A test holds both paths to the same status, headers and body for the same requests.
@@ -35,8 +35,8 @@ import structlog
 from litestar import Litestar, Response
 from prometheus_client import Counter, Histogram
 
-from .. import request_context
 from ..carts import operations as ops
+from ..observability import open_request
 from .body import too_deep
 from .dependencies import Caller
 from .errors import EXCEPTION_HANDLERS
@@ -195,21 +195,7 @@ class FastCartWrites:
         headers: dict[bytes, bytes] = {}
         for name, value in scope["headers"]:
             headers.setdefault(name, value)  # the first of each, as the framework reads
-        structlog.contextvars.clear_contextvars()
-        incoming = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = (
-            incoming
-            if 0 < len(incoming) <= 64 and incoming.isprintable()
-            else request_context.new_request_id()
-        )
-        client = scope.get("client")
-        agent = headers.get(b"user-agent")
-        facts = request_context.begin(
-            headers.get(b"traceparent", b"").decode("latin-1"),
-            client[0] if client else None,
-            agent.decode("latin-1") if agent is not None else None,
-        )
-        structlog.contextvars.bind_contextvars(request_id=request_id, trace_id=facts.trace_id)
+        request_id, facts = open_request(headers, scope.get("client"))
         started = time.perf_counter()
         status = 500
         secured = securing(send, path)
