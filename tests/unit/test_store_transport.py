@@ -1,5 +1,6 @@
-"""The store's network transport (httpx over aiohttp), against real sockets: what each
-failure becomes decides whether the lane may retry, so "not sent" must mean not sent."""
+"""The store client's network I/O (aiohttp, called straight or behind httpx's transport
+interface), against real sockets: what each failure becomes decides whether the lane
+may retry, so "not sent" must mean not sent. Every test runs both ways."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import aiohttp
+import msgspec
 import pytest
 
 from cartsync.carts.ports.upstream_errors import (
@@ -16,11 +18,20 @@ from cartsync.carts.ports.upstream_errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from cartsync.upstream._aiohttp import _mapped
+from cartsync.upstream._aiohttp import AiohttpTransport, _mapped
 from cartsync.upstream._http import StoreClient, StoreClientSettings
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 FAST = StoreClientSettings(connect_timeout=1.0, read_timeout=0.5, read_retries=0)
+WAYS = ["direct", "httpx-transport"]
+
+
+def _client(url: str, way: str) -> StoreClient:
+    """The store client as it runs (straight to aiohttp), or through the httpx transport
+    that tracing's instrumentation wraps."""
+    if way == "direct":
+        return StoreClient(url, FAST)
+    return StoreClient(url, FAST, AiohttpTransport(10))
 
 
 async def _request_head(reader: asyncio.StreamReader) -> bytes:
@@ -63,12 +74,17 @@ async def _answer(writer: asyncio.StreamWriter, body: bytes, *headers: bytes) ->
     await writer.drain()
 
 
-async def test_a_request_leaves_with_its_headers_and_json_and_the_answer_is_decoded() -> None:
+@pytest.mark.parametrize("way", WAYS)
+async def test_a_request_leaves_with_its_headers_and_json_and_the_answer_is_decoded(
+    way: str,
+) -> None:
     async def gzipped(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _answer(writer, gzip.compress(b'{"ok":true}'), b"content-encoding: gzip")
+        await _answer(
+            writer, gzip.compress(b'{"ok":true}'), b"content-encoding: gzip", b"Cart-Token: t1"
+        )
 
     async with _server(gzipped) as (url, seen):
-        client = StoreClient(url, FAST)
+        client = _client(url, way)
         try:
             response = await client.send(
                 "POST", "/cart/add-item", headers={"Nonce": "n1"}, json={"id": 15}
@@ -76,7 +92,8 @@ async def test_a_request_leaves_with_its_headers_and_json_and_the_answer_is_deco
         finally:
             await client.aclose()
     assert response.status_code == 201
-    assert response.json() == {"ok": True}
+    assert msgspec.json.decode(response.content) == {"ok": True}
+    assert response.headers.get("cart-token") == response.headers.get("Cart-Token") == "t1"
     request = seen[0]
     assert request.startswith(b"POST /api/cart/add-item HTTP/1.1\r\n")
     lowered = request.lower()
@@ -90,9 +107,25 @@ async def _hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -
     return None  # read the request, answer nothing, close
 
 
-async def _add_fails_with(url: str, error: type[Exception]) -> Exception:
+@pytest.mark.parametrize("way", WAYS)
+async def test_query_parameters_are_encoded_alike_both_ways(way: str) -> None:
+    async def empty(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _answer(writer, b"[]")
+
+    async with _server(empty) as (url, seen):
+        client = _client(url, way)
+        try:
+            await client.send("GET", "/products", params={"search": "a b&c/é", "page": 2})
+        finally:
+            await client.aclose()
+    # aiohttp's URL (yarl) leaves "/" unescaped in a query, as RFC 3986 allows; PHP reads
+    # both spellings alike.
+    assert seen[0].startswith(b"GET /api/products?search=a+b%26c/%C3%A9&page=2 HTTP/1.1\r\n")
+
+
+async def _add_fails_with(url: str, error: type[Exception], way: str) -> Exception:
     """The error one add-item to ``url`` raises (it must be ``error``)."""
-    client = StoreClient(url, FAST)
+    client = _client(url, way)
     try:
         with pytest.raises(error) as failed:
             await client.send("POST", "/cart/add-item", json={"id": 15})
@@ -101,20 +134,23 @@ async def _add_fails_with(url: str, error: type[Exception]) -> Exception:
     return failed.value
 
 
-async def test_nothing_listening_is_unavailable_since_nothing_left() -> None:
+@pytest.mark.parametrize("way", WAYS)
+async def test_nothing_listening_is_unavailable_since_nothing_left(way: str) -> None:
     async with _server(_hang_up) as (url, _):
         pass  # the port is closed again
-    failure = await _add_fails_with(url, UpstreamUnavailable)
+    failure = await _add_fails_with(url, UpstreamUnavailable, way)
     assert not isinstance(failure, UpstreamOutcomeUnknown)
 
 
-async def test_a_connection_dropped_after_the_request_is_an_unknown_outcome() -> None:
+@pytest.mark.parametrize("way", WAYS)
+async def test_a_connection_dropped_after_the_request_is_an_unknown_outcome(way: str) -> None:
     async with _server(_hang_up) as (url, seen):
-        await _add_fails_with(url, UpstreamOutcomeUnknown)
+        await _add_fails_with(url, UpstreamOutcomeUnknown, way)
     assert len(seen) == 1  # it did arrive: a retry could apply it twice
 
 
-async def test_an_answer_that_never_comes_is_a_timeout_after_the_send() -> None:
+@pytest.mark.parametrize("way", WAYS)
+async def test_an_answer_that_never_comes_is_a_timeout_after_the_send(way: str) -> None:
     release = asyncio.Event()
 
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -122,7 +158,7 @@ async def test_an_answer_that_never_comes_is_a_timeout_after_the_send() -> None:
 
     async with _server(silent) as (url, seen):
         try:
-            await _add_fails_with(url, UpstreamTimeout)
+            await _add_fails_with(url, UpstreamTimeout, way)
         finally:
             release.set()
     assert len(seen) == 1

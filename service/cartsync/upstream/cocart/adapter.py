@@ -38,7 +38,7 @@ from ...carts.ports.upstream_errors import (
     UpstreamRefused,
     UpstreamUnavailable,
 )
-from .._http import StoreClient, StoreClientSettings, product_params
+from .._http import StoreClient, StoreClientSettings, StoreResponse, product_params
 from . import session
 from .errors import refusal
 from .mapping import cart_of, to_cart
@@ -58,7 +58,7 @@ CAPABILITIES = Capabilities(
 _ERROR_DECODER = msgspec.json.Decoder(dict[str, Any])
 
 
-def _raise_for(response: httpx.Response, on_a_line: bool = False) -> None:
+def _raise_for(response: StoreResponse, on_a_line: bool = False) -> None:
     if response.status_code < 400:
         return
     try:

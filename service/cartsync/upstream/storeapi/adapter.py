@@ -34,7 +34,7 @@ from ...carts.ports.upstream_errors import (
     UpstreamRefused,
     UpstreamUnavailable,
 )
-from .._http import StoreClient, StoreClientSettings, product_params
+from .._http import StoreClient, StoreClientSettings, StoreResponse, product_params
 from . import checkout, session
 from .errors import refusal
 from .mapping import (
@@ -107,7 +107,7 @@ def _raise_error(status: int, body: dict[str, Any], headers: Any) -> None:
     )
 
 
-def _raise_for(response: httpx.Response) -> None:
+def _raise_for(response: StoreResponse) -> None:
     if response.status_code < 400:
         return
     try:
@@ -157,7 +157,7 @@ class StoreApiUpstream:
         """Any operations go together in one batch, up to the Store API's 25."""
         return max(1, min(len(operations), MAX_BATCH))
 
-    def _cart(self, response: httpx.Response) -> UpstreamCart:
+    def _cart(self, response: StoreResponse) -> UpstreamCart:
         try:
             store_cart = CART_DECODER.decode(response.content)
         except msgspec.DecodeError as exc:
@@ -296,7 +296,7 @@ class StoreApiUpstream:
     # -- checkout -------------------------------------------------------------------------
     async def _with_nonce(
         self, method: str, path: str, credentials: str, body: Any = None
-    ) -> httpx.Response:
+    ) -> StoreResponse:
         """A call that 8.9 wants the Nonce on (a checkout), with one retry for a stale
         nonce (a refused nonce did nothing)."""
         for attempt in (1, 2):
