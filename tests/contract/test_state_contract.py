@@ -15,6 +15,8 @@ from cartsync.carts.ports.state import (
     Change,
     Commit,
     Generation,
+    Message,
+    ResultsReady,
     Snapshot,
     StateLost,
     StateStore,
@@ -285,6 +287,31 @@ class TestChanges:
         await store.publish(Change("c_1", "e1", 7))
         change = await asyncio.wait_for(received.get(), timeout=5)
         assert change == Change("c_1", "e1", 7)
+
+    async def test_a_commit_announces_the_results_it_is_asked_to_only(
+        self, store: StateStore
+    ) -> None:
+        """A holder leaves out of the announcement the results its own replica's callers
+        wait for (it wakes them itself); the rest are announced, and every result is
+        recorded either way."""
+        received: asyncio.Queue[ResultsReady] = asyncio.Queue()
+
+        async def handler(message: Message | None) -> None:
+            if isinstance(message, ResultsReady):
+                await received.put(message)
+
+        await store.subscribe(handler)
+        cart = await _cart(store)
+        await store.enqueue(cart, [b"a", b"b", b"c"])
+        assert await store.acquire_lease(cart, "holder", 10)
+        await store.commit(cart, "holder", 1, {"a": b"ra"}, 60, announce=[])
+        await store.commit(cart, "holder", 1, {"b": b"rb"}, 60, announce=["b"])
+        await store.commit(cart, "holder", 1, {"c": b"rc"}, 60)  # None: all of them
+        first = await asyncio.wait_for(received.get(), timeout=5)
+        second = await asyncio.wait_for(received.get(), timeout=5)
+        # Announcements arrive in order: had "a" been announced, it would be first.
+        assert (first.op_ids, second.op_ids) == (("b",), ("c",))
+        assert await store.results(cart, ["a", "b", "c"]) == [b"ra", b"rb", b"rc"]
 
 
 class TestLostData:

@@ -212,13 +212,24 @@ class MemoryStateStore:
     async def complete(
         self, cart_id: str, token: str, count: int, results: Mapping[str, bytes], ttl_s: int
     ) -> bool:
+        return await self._complete(cart_id, token, count, results, tuple(results))
+
+    async def _complete(
+        self,
+        cart_id: str,
+        token: str,
+        count: int,
+        results: Mapping[str, bytes],
+        announced: tuple[str, ...],
+    ) -> bool:
         if self._holder(cart_id) != token:
             return False
         queue = self._queues.get(cart_id, [])
         del queue[:count]
         self._results.setdefault(cart_id, {}).update(results)
         self._inflight.pop(cart_id, None)
-        await self.publish(ResultsReady(cart_id, tuple(results)))
+        if announced:
+            await self.publish(ResultsReady(cart_id, announced))
         return True
 
     async def enqueue_and_lead(
@@ -241,6 +252,7 @@ class MemoryStateStore:
         snapshot: Snapshot | None = None,
         release: bool = False,
         limit: int = 0,
+        announce: Sequence[str] | None = None,
     ) -> Committed:
         if self._holder(cart_id) != token:
             return Committed(Commit.LOST)
@@ -252,7 +264,8 @@ class MemoryStateStore:
             self._sequences[cart_id] = (snapshot.epoch, snapshot.version)
             self._snapshots[cart_id] = snapshot
             await self.publish(Change(cart_id, snapshot.epoch, snapshot.version))
-        await self.complete(cart_id, token, count, results, ttl_s)
+        announced = tuple(results) if announce is None else tuple(announce)
+        await self._complete(cart_id, token, count, results, announced)
         if not release:
             return Committed(Commit.KEPT)
         if await self.release_lease(cart_id, token) == 1:

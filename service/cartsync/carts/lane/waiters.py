@@ -31,10 +31,6 @@ class Waiters:
         self._state = state
         self._futures: dict[str, asyncio.Future[OpResult]] = {}
         self.stopping = False  # the replica is draining: see ``wait``
-        # Operations whose results this replica's holder is recording now: their
-        # announcement can come back before the step's own answer, and reading them
-        # then would cost a round trip to learn what the holder is about to say.
-        self._committing: set[str] = set()
 
     @property
     def count(self) -> int:
@@ -120,15 +116,11 @@ class Waiters:
         """Results announced by a holder (maybe on another replica). A gap (None) needs
         nothing: waiters read recorded results periodically anyway."""
         if isinstance(message, ResultsReady):
-            # Those this replica carried itself were resolved as they were recorded: a
-            # read of them would cost a round trip and learn nothing.
             futures = self._futures
             mine = [
                 op_id
                 for op_id in message.op_ids
-                if (future := futures.get(op_id)) is not None
-                and not future.done()
-                and op_id not in self._committing
+                if (future := futures.get(op_id)) is not None and not future.done()
             ]
             if mine:
                 await self.fetch(message.cart_id, mine)
@@ -163,21 +155,21 @@ class Waiters:
         and the lease let go when nothing is queued); the caller wakes the waiters
         (``wake``) once its near copy is the cart they will be answered with."""
         packed = {r.op_id: PACK.encode(r) for r in results}
-        mine = [op_id for op_id in packed if op_id in self._futures]
-        self._committing.update(mine)
-        try:
-            return await self._state.commit(
-                cart_id,
-                lease,
-                count,
-                packed,
-                RESULTS_TTL_S,
-                snapshot=snapshot,
-                release=release,
-                limit=limit,
-            )
-        finally:
-            self._committing.difference_update(mine)
+        # Only results someone waits for on another replica are announced: this
+        # replica's own callers are woken by ``wake`` (every replica would otherwise
+        # decode an announcement a write, to find nobody of its own waiting).
+        elsewhere = [op_id for op_id in packed if op_id not in self._futures]
+        return await self._state.commit(
+            cart_id,
+            lease,
+            count,
+            packed,
+            RESULTS_TTL_S,
+            snapshot=snapshot,
+            release=release,
+            limit=limit,
+            announce=elsewhere,
+        )
 
     def wake(self, results: list[OpResult]) -> None:
         for result in results:

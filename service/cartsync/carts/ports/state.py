@@ -231,8 +231,10 @@ class StateStore(Protocol):
         snapshot: Snapshot | None = None,
         release: bool = False,
         limit: int = 0,
+        announce: Sequence[str] | None = None,
     ) -> Committed:
-        """``complete`` (fenced by the lease) and, in the same step: with ``snapshot``,
+        """``complete`` (fenced by the lease), announcing the results of ``announce``
+        only (None: all; empty: none), and, in the same step: with ``snapshot``,
         store it first, only if its version is the next of the cart's sequence (as
         ``reserve_version`` would have given it: ``BEHIND`` and nothing done when not)
         and announce it; with ``release``, release the lease if the queue is then empty,

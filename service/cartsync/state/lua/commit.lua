@@ -1,5 +1,6 @@
 -- KEYS: lease, queue, results, in-flight record, snapshot hash (one cart: one slot).
--- ARGV: token, count, results_ttl_seconds, the results announcement, the changes channel
+-- ARGV: token, count, results_ttl_seconds, the results announcement ('' for none: every
+-- caller waits on the holder's replica, which wakes them itself), the changes channel
 -- (an argument, not a key: it has no slot), release ('1' or ''), limit, then the
 -- snapshot ('1' or '', epoch, version, fetched_at, digest, body, ttl_seconds, its
 -- announcement: 8 arguments), then op_id, result pairs.
@@ -36,7 +37,9 @@ for i = 16, #ARGV, 2 do
 end
 redis.call('EXPIRE', KEYS[3], tonumber(ARGV[3]))
 redis.call('DEL', KEYS[4])
-redis.call('PUBLISH', ARGV[5], ARGV[4])
+if ARGV[4] ~= '' then
+  redis.call('PUBLISH', ARGV[5], ARGV[4])
+end
 if ARGV[6] == '1' then
   if redis.call('LLEN', KEYS[2]) == 0 then
     redis.call('DEL', KEYS[1])

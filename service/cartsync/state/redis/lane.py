@@ -131,6 +131,7 @@ class RedisLane(RedisBase):
         snapshot: Snapshot | None = None,
         release: bool = False,
         limit: int = 0,
+        announce: Sequence[str] | None = None,
     ) -> Committed:
         pairs: list[str | bytes | int] = []
         for op_id, result in results.items():
@@ -139,7 +140,8 @@ class RedisLane(RedisBase):
         if snapshot is not None:
             args = snapshot_args(cart_id, snapshot, self._ttl(cart_id))
             stored = ["1", *args[:5], args[5], args[6]]  # the channel is ARGV[5] already
-        announcement = encode_message(ResultsReady(cart_id, tuple(results)))
+        announced = tuple(results) if announce is None else tuple(announce)
+        announcement = encode_message(ResultsReady(cart_id, announced)) if announced else b""
         answer = await self._scripts["commit"](
             keys=[
                 keys.cart_lease(cart_id),
