@@ -59,6 +59,12 @@ GOALS = (
     ),
     Goal("write burst N=25: gateway CPU an operation", _burst_cpu_ms, 1.0, False, " ms"),
     Goal(
+        "write: gateway CPU a write, 32 shoppers writing at once (each their own cart)",
+        lambda r: r["added_latency"]["busy_cpu_ms_per_write"],
+        None,
+        unit=" ms",
+    ),
+    Goal(
         "write: CPU the store client spends waiting 80 ms on the store (in the above)",
         lambda r: r["wait_cost"]["waiting_80ms_cpu_us"] / 1000,
         None,

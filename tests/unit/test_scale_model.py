@@ -42,7 +42,8 @@ def test_the_costs_come_from_a_run_and_the_table_names_them() -> None:
                 ]
             }
         },
-        "added_latency": {"gateway_cpu_ms_per_write": 2.0},
+        # The busy figure prices writes; the lone write's is not the model's.
+        "added_latency": {"gateway_cpu_ms_per_write": 5.0, "busy_cpu_ms_per_write": 2.0},
         "fanout": {
             "cpu_per_event_us": -9.0,  # the noisy 10-a-cart figure: not the model's
             "wide_cpu_per_event_us": 50.0,
@@ -53,7 +54,7 @@ def test_the_costs_come_from_a_run_and_the_table_names_them() -> None:
     }
     assert costs_from(results) == COSTS
     text = table(COSTS)
-    assert "100 µs CPU a cached read, 2000 µs a write" in text
+    assert "100 µs CPU a cached read, 2000 µs a write (32 writing at once)" in text
     assert "| 100,000 |" in text
     with pytest.raises(KeyError):
         costs_from({"cached_read": results["cached_read"]})
