@@ -37,6 +37,8 @@ SCENARIOS: list[tuple[str, str, list[str], list[str]]] = [
     ("fanout", "bench.fanout", [], ["--quick"]),
     ("footprint", "bench.footprint", [], ["--quick"]),
     ("storesim_speed", "bench.storesim_speed", [], ["--quick"]),
+    # The same code on both sides: the noise floor of a side-by-side comparison.
+    ("versus_self", "bench.versus", ["HEAD"], ["HEAD", "--writes", "3", "--rounds", "1"]),
 ]
 
 
