@@ -56,6 +56,9 @@ def server_options(settings: Settings) -> dict[str, object]:
     return {
         # uvloop, with host-name lookups that never hold a stop (``event_loop.py``)
         "loop": "cartsync.event_loop:new_event_loop",
+        # httptools; on a stop, a connection between requests answers its next one
+        # (with Connection: close) instead of being reset (``http_protocol.py``)
+        "http": "cartsync.http_protocol:DrainingHttpProtocol",
         "proxy_headers": bool(trusted),
         "forwarded_allow_ips": trusted or None,
         "server_header": False,  # no Server: uvicorn (a version to look up exploits by)
