@@ -18,6 +18,7 @@ import json
 import statistics
 import time
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,56 @@ async def _redis_round_trip_ms(url: str, samples: int = 200) -> float:
     return statistics.median(timings)
 
 
+@dataclass
+class LoneWrites:
+    """One add-item at a time, each through the gateway then straight to the store."""
+
+    through_ms: list[float]
+    direct_ms: list[float]
+    gateway_cpu_s: float
+
+    @property
+    def cpu_ms_per_write(self) -> float:
+        return self.gateway_cpu_s * 1000 / len(self.through_ms)
+
+    @property
+    def added_p50_ms(self) -> float:
+        return statistics.median(self.through_ms) - statistics.median(self.direct_ms)
+
+
+async def lone_writes(
+    client: httpx.AsyncClient,
+    port: int,
+    sim_port: int,
+    headers: dict[str, str],
+    pid: int,
+    writes: int,
+) -> LoneWrites:
+    """``writes`` add-items through the gateway on ``port`` (its process ``pid``), each
+    followed by the same add-item straight to storesim on ``sim_port`` (a cart of its
+    own): interleaved, so drift hits both alike."""
+    first = await client.get(f"http://127.0.0.1:{sim_port}/wp-json/wc/store/v1/cart")
+    store = {"Cart-Token": first.headers["Cart-Token"], "Nonce": first.headers["Nonce"]}
+    timed = LoneWrites([], [], 0.0)
+    for _ in range(writes):
+        before = cpu_seconds(pid)
+        started = time.perf_counter()
+        answer = await client.post(
+            f"http://127.0.0.1:{port}/v1/cart/items", json={"product_id": 15}, headers=headers
+        )
+        timed.through_ms.append((time.perf_counter() - started) * 1000)
+        timed.gateway_cpu_s += cpu_seconds(pid) - before
+        answer.raise_for_status()
+        started = time.perf_counter()
+        await client.post(
+            f"http://127.0.0.1:{sim_port}/wp-json/wc/store/v1/cart/add-item",
+            json={"id": 15, "quantity": 1},
+            headers=store,
+        )
+        timed.direct_ms.append((time.perf_counter() - started) * 1000)
+    return timed
+
+
 async def _busy_cpu_ms(base: str, pid: int, shoppers: int, writes: int) -> float:
     """Gateway CPU a write while ``shoppers`` write at once, each its own cart (after
     a warm-up write each, so every cart exists and every connection is open)."""
@@ -97,33 +148,14 @@ async def measure(
             gateway(port, env) as gateway_process,
         ):
             headers = {"Authorization": f"Bearer {bench_token('added-latency')}"}
-            via_gateway: list[float] = []
-            direct: list[float] = []
-            gateway_cpu = 0.0
             async with httpx.AsyncClient(timeout=30) as client:
                 await client.get(f"http://127.0.0.1:{port}/v1/cart", headers=headers)
-                first = await client.get(f"http://127.0.0.1:{sim_port}/wp-json/wc/store/v1/cart")
-                store = {"Cart-Token": first.headers["Cart-Token"], "Nonce": first.headers["Nonce"]}
                 commands_before = _redis_commands(redis_url)
                 recording = py_spy(gateway_process.pid, profile) if profile else nullcontext()
                 with recording:
-                    for _ in range(writes):  # interleaved, so drift hits both alike
-                        cpu_before = cpu_seconds(gateway_process.pid)
-                        started = time.perf_counter()
-                        await client.post(
-                            f"http://127.0.0.1:{port}/v1/cart/items",
-                            json={"product_id": 15},
-                            headers=headers,
-                        )
-                        via_gateway.append((time.perf_counter() - started) * 1000)
-                        gateway_cpu += cpu_seconds(gateway_process.pid) - cpu_before
-                        started = time.perf_counter()
-                        await client.post(
-                            f"http://127.0.0.1:{sim_port}/wp-json/wc/store/v1/cart/add-item",
-                            json={"id": 15, "quantity": 1},
-                            headers=store,
-                        )
-                        direct.append((time.perf_counter() - started) * 1000)
+                    timed = await lone_writes(
+                        client, port, sim_port, headers, gateway_process.pid, writes
+                    )
                 commands = _redis_commands(redis_url) - commands_before
             busy = await _busy_cpu_ms(
                 f"http://127.0.0.1:{port}", gateway_process.pid, BUSY_SHOPPERS, busy_writes
@@ -135,13 +167,13 @@ async def measure(
     return {
         "profile": summarise(profile) if profile else None,
         "writes": writes,
-        "gateway_p50": statistics.median(via_gateway),
-        "gateway_p99": _p99(via_gateway),
-        "direct_p50": statistics.median(direct),
-        "direct_p99": _p99(direct),
-        "added_p50": statistics.median(via_gateway) - statistics.median(direct),
-        "added_p99": _p99(via_gateway) - _p99(direct),
-        "gateway_cpu_ms_per_write": gateway_cpu * 1000 / writes,
+        "gateway_p50": statistics.median(timed.through_ms),
+        "gateway_p99": _p99(timed.through_ms),
+        "direct_p50": statistics.median(timed.direct_ms),
+        "direct_p99": _p99(timed.direct_ms),
+        "added_p50": timed.added_p50_ms,
+        "added_p99": _p99(timed.through_ms) - _p99(timed.direct_ms),
+        "gateway_cpu_ms_per_write": timed.cpu_ms_per_write,
         "busy_shoppers": BUSY_SHOPPERS,
         "busy_writes": BUSY_SHOPPERS * busy_writes,
         "busy_cpu_ms_per_write": busy,

@@ -21,15 +21,14 @@ import json
 import statistics
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
 
+from .added_latency import LATENCY, lone_writes
 from .cached_read import _redis
-from .tools import bench_token, cpu_seconds, free_port, gateway, gateway_env, storesim
+from .tools import bench_token, free_port, gateway, gateway_env, storesim
 
-LATENCY = "80:0:60:15"
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -51,33 +50,11 @@ async def _lone_writes(service: Path | None, writes: int) -> tuple[float, float]
                         json={"product_id": 15},
                         headers=headers,
                     )
-                first = await client.get(f"http://127.0.0.1:{sim_port}/wp-json/wc/store/v1/cart")
-                store = {"Cart-Token": first.headers["Cart-Token"], "Nonce": first.headers["Nonce"]}
-                through: list[float] = []
-                direct: list[float] = []
-                cpu = 0.0
-                for _ in range(writes):
-                    before = cpu_seconds(process.pid)
-                    started = time.perf_counter()
-                    answer = await client.post(
-                        f"http://127.0.0.1:{port}/v1/cart/items",
-                        json={"product_id": 15},
-                        headers=headers,
-                    )
-                    through.append((time.perf_counter() - started) * 1000)
-                    cpu += cpu_seconds(process.pid) - before
-                    answer.raise_for_status()
-                    started = time.perf_counter()
-                    await client.post(
-                        f"http://127.0.0.1:{sim_port}/wp-json/wc/store/v1/cart/add-item",
-                        json={"id": 15, "quantity": 1},
-                        headers=store,
-                    )
-                    direct.append((time.perf_counter() - started) * 1000)
+                timed = await lone_writes(client, port, sim_port, headers, process.pid, writes)
     finally:
         redis_process.terminate()
         redis_process.wait()
-    return cpu * 1000 / writes, statistics.median(through) - statistics.median(direct)
+    return timed.cpu_ms_per_write, timed.added_p50_ms
 
 
 def _worktree(rev: str, folder: Path) -> str:

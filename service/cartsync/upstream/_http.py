@@ -44,6 +44,13 @@ _DEFAULT_HEADERS = {
 }
 
 
+def _with_defaults(headers: dict[str, str] | None, body: bytes | None) -> dict[str, str]:
+    merged = {**_DEFAULT_HEADERS, **headers} if headers else dict(_DEFAULT_HEADERS)
+    if body is not None:
+        merged["Content-Type"] = "application/json"
+    return merged
+
+
 class StoreResponse(Protocol):
     """What the adapters read of an answer: ``_aiohttp.StoreAnswer`` on the direct way,
     ``httpx.Response`` through a transport."""
@@ -132,12 +139,6 @@ class StoreClient:
         if self._transport is not None:
             await self._transport.aclose()
 
-    def _headers(self, headers: dict[str, str] | None, body: bytes | None) -> dict[str, str]:
-        merged = {**_DEFAULT_HEADERS, **headers} if headers else dict(_DEFAULT_HEADERS)
-        if body is not None:
-            merged["Content-Type"] = "application/json"
-        return merged
-
     async def _exchange(
         self,
         method: str,
@@ -148,7 +149,7 @@ class StoreClient:
     ) -> StoreResponse:
         url = self._base + path.lstrip("/")
         body = _JSON.encode(json) if json is not None else None
-        merged = self._headers(headers, body)
+        merged = _with_defaults(headers, body)
         if self._direct is not None:
             if params:
                 url += "?" + urlencode(params)  # as httpx encodes them
